@@ -1,0 +1,9 @@
+//! The DataStream API: build a job as a graph of streams, then execute it.
+
+mod env;
+mod keyed;
+mod stream;
+
+pub use env::Env;
+pub use keyed::KeyedStream;
+pub use stream::DataStream;

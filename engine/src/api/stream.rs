@@ -1,0 +1,275 @@
+//! `DataStream`: a stream of records of one type, and the operators that make new streams.
+
+use std::cell::RefCell;
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use super::KeyedStream;
+use crate::connectors::{CallbackSink, CollectHandle, CollectSink, PrintSink, SinkCount};
+use crate::exchange::outbox::{Broadcast, Forward, Partitioner, RoundRobin};
+use crate::exchange::StableKey;
+use crate::operators::{AssignWatermarks, BoxOutput, FilterOp, FlatMapOp, MapOp, OperatorId};
+use crate::plan::{Data, ExchangeId, Graph, NodeId, ShardBuilder};
+use crate::runtime::receiver_stage;
+use crate::time::{BoundedOutOfOrderness, Timestamp};
+
+/// A stream of `T` records (Flink's `DataStream`). Every method adds to the job's graph and
+/// leaves `self` usable, so one stream can feed several operators.
+pub struct DataStream<T> {
+    graph: Rc<RefCell<Graph>>,
+    node: NodeId,
+    operator: OperatorId,
+    records: PhantomData<fn() -> T>,
+}
+
+impl<T: Data> DataStream<T> {
+    pub(crate) fn new(graph: Rc<RefCell<Graph>>, node: NodeId, operator: OperatorId) -> Self {
+        Self {
+            graph,
+            node,
+            operator,
+            records: PhantomData,
+        }
+    }
+
+    /// Names the operator that produces this stream; errors name operators by it.
+    pub fn name(self, name: &str) -> Self {
+        self.graph.borrow_mut().operator_names[self.operator.0 as usize] = name.to_string();
+        self
+    }
+
+    /// One output record per input record.
+    pub fn map<U, F>(&self, f: F) -> DataStream<U>
+    where
+        U: Data,
+        F: FnMut(T) -> U + Clone + Send + Sync + 'static,
+    {
+        self.chained("map", move |id, next, _| {
+            Box::new(MapOp {
+                id,
+                f: f.clone(),
+                next,
+            })
+        })
+    }
+
+    /// The records for which `f` is true.
+    pub fn filter<F>(&self, f: F) -> DataStream<T>
+    where
+        F: FnMut(&T) -> bool + Clone + Send + Sync + 'static,
+    {
+        self.chained("filter", move |id, next, _| {
+            Box::new(FilterOp {
+                id,
+                f: f.clone(),
+                next,
+            })
+        })
+    }
+
+    /// Any number of output records per input record.
+    pub fn flat_map<U, I, F>(&self, f: F) -> DataStream<U>
+    where
+        U: Data,
+        I: IntoIterator<Item = U>,
+        F: FnMut(T) -> I + Clone + Send + Sync + 'static,
+    {
+        self.chained("flat_map", move |id, next, _| {
+            Box::new(FlatMapOp {
+                id,
+                f: f.clone(),
+                next,
+            })
+        })
+    }
+
+    /// Reads each record's event time with `timestamp` and emits watermarks that trail the
+    /// largest seen by `bound_ms` (Flink's `forBoundedOutOfOrderness`).
+    pub fn assign_timestamps<F>(&self, timestamp: F, bound_ms: i64) -> DataStream<T>
+    where
+        F: FnMut(&T) -> Timestamp + Clone + Send + Sync + 'static,
+    {
+        self.chained("watermarks", move |id, next, _| {
+            Box::new(AssignWatermarks {
+                id,
+                timestamp: timestamp.clone(),
+                strategy: BoundedOutOfOrderness::new(bound_ms),
+                emitted: Timestamp::MIN,
+                next,
+            })
+        })
+    }
+
+    /// Partitions the stream by `key`: all records with equal keys meet on one shard.
+    pub fn key_by<K, KF>(&self, key: KF) -> KeyedStream<T, K, KF>
+    where
+        K: Data + Hash + Eq + StableKey,
+        KF: Fn(&T) -> K + Clone + Send + Sync + 'static,
+    {
+        KeyedStream::new(self.clone_handle(), key)
+    }
+
+    /// Spreads records round robin over all shards.
+    pub fn rebalance(&self) -> DataStream<T> {
+        self.redistribute("rebalance", false, |builder| RoundRobin {
+            next: builder.shard(),
+        })
+    }
+
+    /// Sends every record to every shard.
+    pub fn broadcast(&self) -> DataStream<T> {
+        self.redistribute("broadcast", false, |_| Broadcast)
+    }
+
+    /// The records of `self` and of `other`, merged (on each shard, its own parts of both).
+    pub fn union(&self, other: &DataStream<T>) -> DataStream<T> {
+        let operator = self.graph.borrow_mut().add_operator("union");
+        let exchanges = [
+            self.exchange_into(operator, true, |_| Forward),
+            other.exchange_into(operator, true, |_| Forward),
+        ];
+        self.receive(operator, exchanges.to_vec(), |node| {
+            move |builder: &mut ShardBuilder| builder.output::<T>(node)
+        })
+    }
+
+    /// Collects every record in memory; read them from the handle once the job has finished.
+    pub fn collect(&self) -> CollectHandle<T> {
+        let parts = Arc::new(Mutex::new(Vec::new()));
+        let shared = parts.clone();
+        self.graph.borrow_mut().add_operator("collect");
+        self.attach(move |builder| {
+            Box::new(CollectSink {
+                local: Vec::new(),
+                parts: shared.clone(),
+                count: sink_count(builder),
+            })
+        });
+        CollectHandle { parts }
+    }
+
+    /// Calls `f` for every record, on the shard the record is on (each shard has its own
+    /// clone of `f`).
+    pub fn sink<F>(&self, f: F)
+    where
+        F: FnMut(T) + Clone + Send + Sync + 'static,
+    {
+        let id = self.graph.borrow_mut().add_operator("sink");
+        self.attach(move |builder| {
+            Box::new(CallbackSink {
+                id,
+                f: f.clone(),
+                count: sink_count(builder),
+            })
+        });
+    }
+
+    /// Writes every record's `Debug` form to stdout, one per line.
+    pub fn print(&self)
+    where
+        T: Debug,
+    {
+        let id = self.graph.borrow_mut().add_operator("print");
+        self.attach(move |builder| {
+            Box::new(PrintSink {
+                id,
+                count: sink_count(builder),
+            })
+        });
+    }
+
+    pub(crate) fn clone_handle(&self) -> Self {
+        Self::new(self.graph.clone(), self.node, self.operator)
+    }
+
+    pub(crate) fn graph(&self) -> &Rc<RefCell<Graph>> {
+        &self.graph
+    }
+
+    /// Adds a consumer of this stream on every shard.
+    fn attach(&self, make: impl Fn(&mut ShardBuilder) -> BoxOutput<T> + Send + Sync + 'static) {
+        self.graph
+            .borrow_mut()
+            .add_consumer::<T>(self.node, Arc::new(make));
+    }
+
+    /// A new stream made by an operator chained onto this one.
+    fn chained<U: Data>(
+        &self,
+        kind: &str,
+        make: impl Fn(OperatorId, BoxOutput<U>, &mut ShardBuilder) -> BoxOutput<T>
+            + Send
+            + Sync
+            + 'static,
+    ) -> DataStream<U> {
+        let (node, operator) = {
+            let mut graph = self.graph.borrow_mut();
+            (graph.add_node::<U>(), graph.add_operator(kind))
+        };
+        self.attach(move |builder| {
+            let next = builder.output::<U>(node);
+            make(operator, next, builder)
+        });
+        DataStream::new(self.graph.clone(), node, operator)
+    }
+
+    /// Feeds this stream into a new exchange through the partitioner `make` builds per shard.
+    pub(crate) fn exchange_into<P: Partitioner<T>>(
+        &self,
+        operator: OperatorId,
+        forward: bool,
+        make: impl Fn(&ShardBuilder) -> P + Send + Sync + 'static,
+    ) -> ExchangeId {
+        let exchange = self.graph.borrow_mut().add_exchange::<T>(forward);
+        self.attach(move |builder| {
+            let partitioner = make(builder);
+            builder.exchange_output(exchange, operator, partitioner)
+        });
+        exchange
+    }
+
+    /// A new stage that receives `exchanges` and starts with the chain `head(node)` makes,
+    /// where `node` is the stream the stage produces.
+    pub(crate) fn receive<U: Data, H>(
+        &self,
+        operator: OperatorId,
+        exchanges: Vec<ExchangeId>,
+        head: impl FnOnce(NodeId) -> H,
+    ) -> DataStream<U>
+    where
+        H: Fn(&mut ShardBuilder) -> BoxOutput<T> + Send + Sync + 'static,
+    {
+        let node = self.graph.borrow_mut().add_node::<U>();
+        let head = head(node);
+        self.graph
+            .borrow_mut()
+            .stages
+            .push(Arc::new(move |builder| {
+                receiver_stage::<T>(builder, &exchanges, &head)
+            }));
+        DataStream::new(self.graph.clone(), node, operator)
+    }
+
+    fn redistribute<P: Partitioner<T>>(
+        &self,
+        kind: &str,
+        forward: bool,
+        make: impl Fn(&ShardBuilder) -> P + Send + Sync + 'static,
+    ) -> DataStream<T> {
+        let operator = self.graph.borrow_mut().add_operator(kind);
+        let exchange = self.exchange_into(operator, forward, make);
+        self.receive(operator, vec![exchange], |node| {
+            move |builder: &mut ShardBuilder| builder.output::<T>(node)
+        })
+    }
+}
+
+fn sink_count(builder: &ShardBuilder) -> SinkCount {
+    SinkCount {
+        metrics: builder.context.metrics.clone(),
+        shard: builder.shard(),
+    }
+}

@@ -1,0 +1,138 @@
+//! Job configuration.
+
+use std::time::Duration;
+
+use crate::error::JobError;
+use crate::exchange::partition::DEFAULT_MAX_KEY_GROUPS;
+
+/// Whether shards are pinned to cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pinning {
+    /// Pin shard `i` to the `i`-th core when there are at least as many cores as shards;
+    /// otherwise leave them unpinned (tests with more shards than cores).
+    Auto,
+    /// Pin, and refuse to start if there are more shards than cores.
+    Always,
+    /// Never pin.
+    Never,
+}
+
+/// How a job runs: shard count, batching, flow control.
+#[derive(Debug, Clone)]
+pub struct JobConfig {
+    pub(crate) shards: usize,
+    pub(crate) pinning: Pinning,
+    pub(crate) max_key_groups: u32,
+    pub(crate) batch_size: usize,
+    pub(crate) channel_credits: usize,
+    pub(crate) spin_before_park: Duration,
+    pub(crate) io_memory: usize,
+}
+
+impl Default for JobConfig {
+    fn default() -> Self {
+        Self {
+            shards: available_cores(),
+            pinning: Pinning::Auto,
+            max_key_groups: DEFAULT_MAX_KEY_GROUPS,
+            batch_size: 1024,
+            channel_credits: 8,
+            spin_before_park: Duration::from_micros(50),
+            io_memory: 64 << 10,
+        }
+    }
+}
+
+/// The number of cores this process may run on.
+pub fn available_cores() -> usize {
+    core_affinity::get_core_ids().map_or(1, |ids| ids.len().max(1))
+}
+
+impl JobConfig {
+    /// The number of shards (parallelism). Default: one per available core.
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = shards;
+        self
+    }
+
+    /// Whether shards are pinned to cores. Default: [`Pinning::Auto`].
+    pub fn pinning(mut self, pinning: Pinning) -> Self {
+        self.pinning = pinning;
+        self
+    }
+
+    /// The number of key groups, the unit in which keyed state moves between shards.
+    /// Default 4096. It is fixed for the life of a job's state.
+    pub fn max_key_groups(mut self, groups: u32) -> Self {
+        self.max_key_groups = groups;
+        self
+    }
+
+    /// Records per batch on exchanges. Default 1024.
+    pub fn batch_size(mut self, records: usize) -> Self {
+        self.batch_size = records;
+        self
+    }
+
+    /// Batch slots (credits) per channel. Default 8.
+    pub fn channel_credits(mut self, credits: usize) -> Self {
+        self.channel_credits = credits;
+        self
+    }
+
+    /// How long an idle shard spins before it sleeps: longer lowers wake-up latency and burns
+    /// more CPU. Default 50 µs.
+    pub fn spin_before_park(mut self, spin: Duration) -> Self {
+        self.spin_before_park = spin;
+        self
+    }
+
+    /// The number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.shards
+    }
+
+    /// The most records one exchange edge can hold in its channels:
+    /// `shards² × credits × batch_size` (the ring slot count is a power of two at least
+    /// `credits`).
+    pub fn exchange_capacity_records(&self) -> usize {
+        self.shards * self.shards * self.channel_credits.next_power_of_two() * self.batch_size
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), JobError> {
+        let fail = |message: String| Err(JobError::Config(message));
+        if self.shards == 0 || self.shards > usize::from(u16::MAX) {
+            return fail(format!("shards must be 1..=65535, got {}", self.shards));
+        }
+        if self.max_key_groups == 0 || (self.max_key_groups as usize) < self.shards {
+            return fail(format!(
+                "max_key_groups ({}) must be at least the number of shards ({})",
+                self.max_key_groups, self.shards
+            ));
+        }
+        if self.batch_size == 0 || self.channel_credits == 0 {
+            return fail("batch_size and channel_credits must be at least 1".into());
+        }
+        if self.pinning == Pinning::Always && self.shards > available_cores() {
+            return fail(format!(
+                "cannot pin {} shards to {} cores",
+                self.shards,
+                available_cores()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The core shard `shard` is pinned to, if any.
+    pub(crate) fn core_of(&self, shard: usize) -> Option<usize> {
+        let pin = match self.pinning {
+            Pinning::Never => false,
+            Pinning::Always => true,
+            Pinning::Auto => self.shards <= available_cores(),
+        };
+        if !pin {
+            return None;
+        }
+        core_affinity::get_core_ids().and_then(|ids| ids.get(shard).map(|id| id.id))
+    }
+}

@@ -1,0 +1,60 @@
+//! Job metrics: counters that any thread may read while the job runs.
+//!
+//! Each shard updates its own cache-padded counters once per batch, so counting costs no
+//! cross-core traffic on the record path.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
+
+/// One shard's counters.
+#[derive(Debug, Default)]
+pub struct ShardCounters {
+    /// Records emitted by this shard's sources.
+    pub source_records: AtomicU64,
+    /// Records taken by this shard's sinks.
+    pub sink_records: AtomicU64,
+}
+
+impl ShardCounters {
+    #[inline]
+    pub(crate) fn add(counter: &AtomicU64, records: usize) {
+        counter.fetch_add(records as u64, Ordering::Relaxed);
+    }
+}
+
+/// The counters of a running or finished job.
+#[derive(Debug)]
+pub struct JobMetrics {
+    shards: Box<[CachePadded<ShardCounters>]>,
+}
+
+impl JobMetrics {
+    pub(crate) fn new(shards: usize) -> Self {
+        Self {
+            shards: (0..shards).map(|_| CachePadded::default()).collect(),
+        }
+    }
+
+    /// The counters of `shard`.
+    pub fn shard(&self, shard: usize) -> &ShardCounters {
+        &self.shards[shard]
+    }
+
+    /// Records emitted by all sources so far.
+    pub fn source_records(&self) -> u64 {
+        self.sum(|shard| &shard.source_records)
+    }
+
+    /// Records taken by all sinks so far.
+    pub fn sink_records(&self) -> u64 {
+        self.sum(|shard| &shard.sink_records)
+    }
+
+    fn sum(&self, counter: impl Fn(&ShardCounters) -> &AtomicU64) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| counter(shard).load(Ordering::Relaxed))
+            .sum()
+    }
+}

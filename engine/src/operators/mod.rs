@@ -1,0 +1,86 @@
+//! Operators: what runs on each shard between a stage's input and its outputs.
+//!
+//! Operators are chained by pushing: each holds its downstream [`Output`] and hands it whole
+//! batches. There is one virtual call per batch and operator; the per-record loops inside an
+//! operator are monomorphic, so the compiler inlines the user's closures into them.
+
+mod aggregate;
+mod stateless;
+
+pub(crate) use aggregate::KeyedAggregate;
+pub use aggregate::{AggregateFunction, Count, Max, Min, Reduce, Sum};
+pub(crate) use stateless::{AssignWatermarks, FilterOp, FlatMapOp, MapOp};
+
+use std::cell::Cell;
+
+use crate::time::Timestamp;
+
+/// The downstream of an operator on one shard.
+pub(crate) trait Output<T> {
+    /// Takes a batch of records.
+    fn push(&mut self, batch: Vec<T>);
+    /// Takes a watermark, in order with the batches.
+    fn watermark(&mut self, watermark: Timestamp);
+    /// The input is over; flush whatever is held.
+    fn end(&mut self);
+}
+
+/// A boxed downstream, as operators hold it.
+pub(crate) type BoxOutput<T> = Box<dyn Output<T>>;
+
+/// The index of an operator in its job, which names it in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OperatorId(pub(crate) u32);
+
+thread_local! {
+    static CURRENT: Cell<Option<OperatorId>> = const { Cell::new(None) };
+}
+
+/// Marks `operator` as the one running user code on this thread, so that a panic in it can be
+/// blamed on it. Costs one thread-local store per batch.
+#[inline]
+pub(crate) fn enter(operator: OperatorId) {
+    CURRENT.with(|current| current.set(Some(operator)));
+}
+
+/// The operator that last [`enter`]ed on this thread.
+pub(crate) fn current() -> Option<OperatorId> {
+    CURRENT.with(Cell::get)
+}
+
+/// Sends every batch to several downstreams (a stream used more than once).
+pub(crate) struct Tee<T> {
+    pub(crate) outputs: Vec<BoxOutput<T>>,
+}
+
+impl<T: Clone> Output<T> for Tee<T> {
+    fn push(&mut self, batch: Vec<T>) {
+        if let Some((last, others)) = self.outputs.split_last_mut() {
+            for output in others {
+                output.push(batch.clone());
+            }
+            last.push(batch);
+        }
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) {
+        for output in &mut self.outputs {
+            output.watermark(watermark);
+        }
+    }
+
+    fn end(&mut self) {
+        for output in &mut self.outputs {
+            output.end();
+        }
+    }
+}
+
+/// The downstream of a stream nobody consumes.
+pub(crate) struct Discard;
+
+impl<T> Output<T> for Discard {
+    fn push(&mut self, _batch: Vec<T>) {}
+    fn watermark(&mut self, _watermark: Timestamp) {}
+    fn end(&mut self) {}
+}

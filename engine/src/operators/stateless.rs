@@ -1,0 +1,120 @@
+//! Record-at-a-time operators without state: map, filter, flat_map, and the watermark
+//! assigner. They are chained into their stage's loop.
+
+use super::{enter, BoxOutput, OperatorId, Output};
+use crate::time::{BoundedOutOfOrderness, Timestamp};
+
+/// `map`: one output per input.
+pub(crate) struct MapOp<F, U> {
+    pub(crate) id: OperatorId,
+    pub(crate) f: F,
+    pub(crate) next: BoxOutput<U>,
+}
+
+impl<T, U, F: FnMut(T) -> U> Output<T> for MapOp<F, U> {
+    #[inline]
+    fn push(&mut self, batch: Vec<T>) {
+        enter(self.id);
+        // `into_iter().map().collect()` reuses the batch's allocation when `U` fits in `T`.
+        let mapped: Vec<U> = batch.into_iter().map(&mut self.f).collect();
+        self.next.push(mapped);
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) {
+        self.next.watermark(watermark);
+    }
+
+    fn end(&mut self) {
+        self.next.end();
+    }
+}
+
+/// `filter`: keeps the records the predicate accepts.
+pub(crate) struct FilterOp<F, T> {
+    pub(crate) id: OperatorId,
+    pub(crate) f: F,
+    pub(crate) next: BoxOutput<T>,
+}
+
+impl<T, F: FnMut(&T) -> bool> Output<T> for FilterOp<F, T> {
+    #[inline]
+    fn push(&mut self, mut batch: Vec<T>) {
+        enter(self.id);
+        batch.retain(|record| (self.f)(record));
+        if !batch.is_empty() {
+            self.next.push(batch);
+        }
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) {
+        self.next.watermark(watermark);
+    }
+
+    fn end(&mut self) {
+        self.next.end();
+    }
+}
+
+/// `flat_map`: any number of outputs per input.
+pub(crate) struct FlatMapOp<F, U> {
+    pub(crate) id: OperatorId,
+    pub(crate) f: F,
+    pub(crate) next: BoxOutput<U>,
+}
+
+impl<T, U, I, F> Output<T> for FlatMapOp<F, U>
+where
+    I: IntoIterator<Item = U>,
+    F: FnMut(T) -> I,
+{
+    #[inline]
+    fn push(&mut self, batch: Vec<T>) {
+        enter(self.id);
+        let mut out = Vec::with_capacity(batch.len());
+        for record in batch {
+            out.extend((self.f)(record));
+        }
+        if !out.is_empty() {
+            self.next.push(out);
+        }
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) {
+        self.next.watermark(watermark);
+    }
+
+    fn end(&mut self) {
+        self.next.end();
+    }
+}
+
+/// Reads each record's event time and emits a bounded-out-of-orderness watermark after every
+/// batch in which it advanced. Upstream watermarks are replaced by its own.
+pub(crate) struct AssignWatermarks<F, T> {
+    pub(crate) id: OperatorId,
+    pub(crate) timestamp: F,
+    pub(crate) strategy: BoundedOutOfOrderness,
+    pub(crate) emitted: Timestamp,
+    pub(crate) next: BoxOutput<T>,
+}
+
+impl<T, F: FnMut(&T) -> Timestamp> Output<T> for AssignWatermarks<F, T> {
+    fn push(&mut self, batch: Vec<T>) {
+        enter(self.id);
+        for record in &batch {
+            self.strategy.observe((self.timestamp)(record));
+        }
+        self.next.push(batch);
+        let watermark = self.strategy.watermark();
+        if watermark > self.emitted {
+            self.emitted = watermark;
+            self.next.watermark(watermark);
+        }
+    }
+
+    fn watermark(&mut self, _watermark: Timestamp) {}
+
+    fn end(&mut self) {
+        self.next.end();
+    }
+}

@@ -1,0 +1,104 @@
+//! Instantiating the graph on one shard.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::graph::ShardChannels;
+use super::{Data, ExchangeId, Graph, NodeId};
+use crate::exchange::channel::{Inbound, Outbound};
+use crate::exchange::outbox::{Drain, ExchangeOutput, Outbox, Partitioner};
+use crate::operators::{BoxOutput, Discard, OperatorId, Tee};
+use crate::runtime::ShardContext;
+
+/// Walks the graph on one shard's thread and builds that shard's operators.
+pub(crate) struct ShardBuilder {
+    pub(crate) graph: Arc<Graph>,
+    pub(crate) context: Rc<ShardContext>,
+    channels: Vec<Box<dyn Any>>,
+    drains: Vec<Rc<dyn Drain>>,
+}
+
+impl ShardBuilder {
+    /// `bundles` are this shard's channel bundles, one per exchange of `graph`.
+    pub(crate) fn new(
+        graph: Arc<Graph>,
+        context: Rc<ShardContext>,
+        bundles: Vec<Box<dyn Any + Send>>,
+    ) -> Self {
+        let credits = context.config.channel_credits;
+        let channels = graph
+            .exchanges
+            .iter()
+            .zip(bundles)
+            .map(|(wiring, bundle)| wiring.open(bundle, context.shard, credits))
+            .collect();
+        Self {
+            graph,
+            context,
+            channels,
+            drains: Vec::new(),
+        }
+    }
+
+    /// The shard's index.
+    pub(crate) fn shard(&self) -> usize {
+        self.context.shard
+    }
+
+    /// Builds a stage's push chain with `head`, and collects the exchanges the chain feeds
+    /// (which the stage must drain).
+    pub(crate) fn stage_chain<T>(
+        &mut self,
+        head: impl FnOnce(&mut Self) -> BoxOutput<T>,
+    ) -> (BoxOutput<T>, Vec<Rc<dyn Drain>>) {
+        let outer = std::mem::take(&mut self.drains);
+        let chain = head(self);
+        let drains = std::mem::replace(&mut self.drains, outer);
+        (chain, drains)
+    }
+
+    /// The downstream of stream `node`: its consumers' chains, teed if there are several.
+    pub(crate) fn output<T: Data>(&mut self, node: NodeId) -> BoxOutput<T> {
+        let consumers = self.graph.consumers::<T>(node).to_vec();
+        let mut outputs: Vec<BoxOutput<T>> = consumers.iter().map(|make| make(self)).collect();
+        match outputs.len() {
+            0 => Box::new(Discard),
+            1 => outputs.pop().expect("one output"),
+            _ => Box::new(Tee { outputs }),
+        }
+    }
+
+    /// The chain end that feeds `exchange` through `partitioner`.
+    pub(crate) fn exchange_output<T: Data, P: Partitioner<T>>(
+        &mut self,
+        exchange: ExchangeId,
+        id: OperatorId,
+        partitioner: P,
+    ) -> BoxOutput<T> {
+        let outbound: Vec<Outbound<T>> =
+            std::mem::take(&mut self.channels_of::<T>(exchange).outbound);
+        let outbox = Rc::new(RefCell::new(Outbox::new(
+            outbound,
+            self.context.config.batch_size,
+        )));
+        self.drains.push(outbox.clone());
+        Box::new(ExchangeOutput {
+            id,
+            outbox,
+            partitioner,
+        })
+    }
+
+    /// The receiving ends of `exchange` on this shard.
+    pub(crate) fn inbound<T: Data>(&mut self, exchange: ExchangeId) -> Vec<Inbound<T>> {
+        std::mem::take(&mut self.channels_of::<T>(exchange).inbound)
+    }
+
+    fn channels_of<T: Data>(&mut self, exchange: ExchangeId) -> &mut ShardChannels<T> {
+        self.channels[exchange.0]
+            .downcast_mut::<ShardChannels<T>>()
+            .expect("an exchange is always read with the record type it was made with")
+    }
+}

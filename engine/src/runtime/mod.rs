@@ -1,0 +1,73 @@
+//! Running a job: one glommio executor per shard, a task per stage, and the job's control
+//! block through which shards learn that the job failed or was cancelled.
+//!
+//! All glommio calls live in this module, so that changing the runtime crate (for example to
+//! the maintained `glommio-ng` fork) is a one-line manifest change and touches nothing else.
+
+mod job;
+mod stage;
+mod throttle;
+
+pub(crate) use job::start;
+pub use job::{JobHandle, JobReport};
+pub(crate) use stage::{receiver_stage, source_stage};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::config::JobConfig;
+use crate::error::JobError;
+use crate::metrics::JobMetrics;
+
+/// What every shard shares: cancellation and the job's first (root) failure.
+#[derive(Debug, Default)]
+pub(crate) struct JobControl {
+    cancelled: AtomicBool,
+    failure: Mutex<Option<JobError>>,
+}
+
+impl JobControl {
+    /// Asks every shard to stop.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+    }
+
+    /// Whether the job is stopping.
+    #[inline]
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Records a failure and stops the job. The first root cause wins over the
+    /// [`Disconnected`](JobError::Disconnected) echoes it causes on other shards, whatever the
+    /// order they arrive in.
+    pub(crate) fn fail(&self, error: JobError) {
+        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        let replace = match failure.as_ref() {
+            None => true,
+            Some(current) => current.is_consequence() && !error.is_consequence(),
+        };
+        if replace {
+            *failure = Some(error);
+        }
+        drop(failure);
+        self.cancel();
+    }
+
+    fn take_failure(&self) -> Option<JobError> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
+
+/// What a shard's operators may read about where they run.
+pub(crate) struct ShardContext {
+    pub(crate) shard: usize,
+    pub(crate) shards: usize,
+    pub(crate) config: Arc<JobConfig>,
+    pub(crate) control: Arc<JobControl>,
+    pub(crate) metrics: Arc<JobMetrics>,
+    pub(crate) operator_names: Arc<[String]>,
+}

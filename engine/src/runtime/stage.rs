@@ -1,0 +1,204 @@
+//! The task of one stage on one shard: pull input (from a source split or from the stage's
+//! gate), push it through the stage's operator chain, and keep the exchanges it feeds drained.
+//!
+//! A stage parks instead of spinning whenever it cannot go on: a source that is ahead of its
+//! rate sleeps, a receiver with empty channels registers on all of them, a sender without
+//! credit registers on the full channel. Before parking for input, a stage ships its partial
+//! batches, so an idle stage never sits on records. After every batch it yields, so the other
+//! stages of its shard get their turn.
+
+use std::any::Any;
+use std::future::poll_fn;
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures_lite::future::yield_now;
+
+use super::throttle::Throttle;
+use super::ShardContext;
+use crate::connectors::SourceSplit;
+use crate::error::JobError;
+use crate::exchange::gate::{Gate, Input};
+use crate::exchange::outbox::Drain;
+use crate::metrics::ShardCounters;
+use crate::operators::{current, enter, BoxOutput, OperatorId};
+use crate::plan::{Data, ExchangeId, ShardBuilder, StageTask};
+
+/// Below this, a source ahead of its rate yields instead of setting a timer.
+const MIN_SLEEP: Duration = Duration::from_micros(20);
+
+/// Runs `f`, turning a panic into the failure of the operator that was running.
+pub(crate) fn guard<R>(context: &ShardContext, f: impl FnOnce() -> R) -> Result<R, JobError> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let operator = current().map_or_else(
+            || "<unknown>".to_string(),
+            |id| context.operator_names[id.0 as usize].clone(),
+        );
+        JobError::OperatorFailed {
+            operator,
+            shard: context.shard,
+            message: panic_message(payload.as_ref()),
+        }
+    })
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_string()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "panicked with a non-string payload".to_string()
+    }
+}
+
+/// The stage of a source on this shard: reads `split` and pushes into the chain `head` makes.
+pub(crate) fn source_stage<T: Data>(
+    builder: &mut ShardBuilder,
+    operator: OperatorId,
+    split: Box<dyn SourceSplit<T>>,
+    rate_per_shard: Option<f64>,
+    head: impl FnOnce(&mut ShardBuilder) -> BoxOutput<T>,
+) -> StageTask {
+    let (chain, drains) = builder.stage_chain(head);
+    let stage = Stage {
+        context: builder.context.clone(),
+        chain,
+        drains,
+    };
+    Box::pin(stage.run_source(operator, split, rate_per_shard.map(Throttle::new)))
+}
+
+/// The stage that receives `exchanges` on this shard and pushes into the chain `head` makes.
+pub(crate) fn receiver_stage<T: Data>(
+    builder: &mut ShardBuilder,
+    exchanges: &[ExchangeId],
+    head: impl FnOnce(&mut ShardBuilder) -> BoxOutput<T>,
+) -> StageTask {
+    let inbound = exchanges
+        .iter()
+        .flat_map(|&exchange| builder.inbound::<T>(exchange))
+        .collect();
+    let (chain, drains) = builder.stage_chain(head);
+    let stage = Stage {
+        context: builder.context.clone(),
+        chain,
+        drains,
+    };
+    Box::pin(stage.run_receiver(Gate::new(inbound)))
+}
+
+struct Stage<T> {
+    context: Rc<ShardContext>,
+    chain: BoxOutput<T>,
+    drains: Vec<Rc<dyn Drain>>,
+}
+
+impl<T: Data> Stage<T> {
+    async fn run_source(
+        mut self,
+        operator: OperatorId,
+        mut split: Box<dyn SourceSplit<T>>,
+        mut throttle: Option<Throttle>,
+    ) -> Result<(), JobError> {
+        let batch_size = self.context.config.batch_size;
+        loop {
+            if self.context.control.is_cancelled() {
+                return Err(JobError::Cancelled);
+            }
+            let max = match throttle.as_ref().map(|t| t.due(batch_size)) {
+                None => batch_size,
+                Some(Ok(due)) => due,
+                Some(Err(wait)) => {
+                    self.flush().await?;
+                    if wait < MIN_SLEEP {
+                        yield_now().await;
+                    } else {
+                        glommio::timer::sleep(wait).await;
+                    }
+                    continue;
+                }
+            };
+            let mut batch = Vec::with_capacity(max);
+            let more = guard(&self.context, || {
+                enter(operator);
+                split.next_batch(&mut batch, max)
+            })?;
+            if let Some(throttle) = throttle.as_mut() {
+                throttle.emitted(batch.len());
+            }
+            let counters = self.context.metrics.shard(self.context.shard);
+            ShardCounters::add(&counters.source_records, batch.len());
+            if !batch.is_empty() {
+                guard(&self.context, || self.chain.push(batch))?;
+            }
+            if !more {
+                return self.finish().await;
+            }
+            self.drain().await?;
+            yield_now().await;
+        }
+    }
+
+    async fn run_receiver(mut self, mut gate: Gate<T>) -> Result<(), JobError> {
+        loop {
+            let input = gate.try_next().map_err(|_| self.disconnected())?;
+            match input {
+                Some(Input::Data(batch)) => guard(&self.context, || self.chain.push(batch))?,
+                Some(Input::Watermark(watermark)) => {
+                    guard(&self.context, || self.chain.watermark(watermark))?
+                }
+                None if gate.is_finished() => return self.finish().await,
+                None => {
+                    self.flush().await?;
+                    poll_fn(|cx| gate.poll_ready(cx)).await;
+                    continue;
+                }
+            }
+            self.drain().await?;
+            yield_now().await;
+        }
+    }
+
+    /// End of input: the chain flushes and sends end-of-stream downstream.
+    async fn finish(mut self) -> Result<(), JobError> {
+        guard(&self.context, || self.chain.end())?;
+        self.flush().await
+    }
+
+    /// Ships partial batches and waits until every exchange has taken them.
+    async fn flush(&self) -> Result<(), JobError> {
+        for drain in &self.drains {
+            drain.flush();
+        }
+        self.drain().await
+    }
+
+    /// Waits until every backlogged batch has found credit.
+    async fn drain(&self) -> Result<(), JobError> {
+        poll_fn(|cx| {
+            let mut pending = false;
+            for drain in &self.drains {
+                match drain.poll_drain(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => return Poll::Ready(Err(self.disconnected())),
+                    Poll::Pending => pending = true,
+                }
+            }
+            if pending {
+                Poll::Pending
+            } else {
+                Poll::Ready(Ok(()))
+            }
+        })
+        .await
+    }
+
+    fn disconnected(&self) -> JobError {
+        JobError::Disconnected {
+            shard: self.context.shard,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Event time: timestamps and watermarks.
+//!
+//! Timestamps are milliseconds since the Unix epoch, as in Flink. A watermark `w` on a channel
+//! promises that no record with a timestamp `<= w` follows on it; an operator's watermark is
+//! the minimum over its input channels ([`WatermarkCombiner`]), and a finished channel no
+//! longer holds it back.
+
+mod watermark;
+
+pub use watermark::{BoundedOutOfOrderness, WatermarkCombiner};
+
+/// Event time in milliseconds since the Unix epoch.
+pub type Timestamp = i64;
