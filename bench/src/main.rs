@@ -1,1 +1,119 @@
-fn main() {}
+//! `tidewater-bench`: runs a benchmark job on Tidewater or on a peer engine, prints progress
+//! to stderr and, as its last stdout line, a JSON summary (see DESIGN.md for the contract).
+
+use clap::{Args, Parser, Subcommand};
+use tidewater::{JobConfig, Pinning};
+
+use tidewater_bench::jobs::{self, Job, Spec};
+use tidewater_bench::summary::summary;
+use tidewater_bench::workload::Workload;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Tidewater benchmarks, with peers measured in the same run"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Source → sink, no shuffle.
+    Passthrough(RunArgs),
+    /// Source → key_by → rolling count and sum per key → sink.
+    KeyedCount(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Events to generate.
+    #[arg(long, default_value_t = 10_000_000)]
+    events: u64,
+    /// Distinct keys.
+    #[arg(long, default_value_t = 10_000)]
+    keys: u64,
+    /// Shards (workers); default one per core.
+    #[arg(long)]
+    shards: Option<usize>,
+    /// Throttle the sources to this many events per second in total.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Which engine runs the job.
+    #[arg(long, value_enum, default_value_t = Engine::Tidewater)]
+    engine: Engine,
+    /// Sample every N-th event for latency (default: every event with --rate, else 256).
+    #[arg(long)]
+    latency_sample: Option<u64>,
+    /// Records per exchange batch (Tidewater).
+    #[arg(long, default_value_t = 1024)]
+    batch_size: usize,
+    /// Do not pin shards to cores.
+    #[arg(long)]
+    no_pin: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Engine {
+    Tidewater,
+    Timely,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let (job, args) = match cli.command {
+        Command::Passthrough(args) => (Job::Passthrough, args),
+        Command::KeyedCount(args) => (Job::KeyedCount, args),
+    };
+    anyhow::ensure!(args.keys > 0, "--keys must be at least 1");
+    anyhow::ensure!(args.rate.is_none_or(|r| r > 0.0), "--rate must be positive");
+    let shards = args
+        .shards
+        .unwrap_or_else(tidewater::config::available_cores);
+    anyhow::ensure!(shards > 0, "--shards must be at least 1");
+    let sample = args
+        .latency_sample
+        .unwrap_or(if args.rate.is_some() { 1 } else { 256 })
+        .max(1);
+    let spec = Spec {
+        job,
+        events: args.events,
+        shards,
+        rate: args.rate,
+        workload: Workload {
+            keys: args.keys,
+            sample,
+        },
+    };
+    let engine = match args.engine {
+        Engine::Tidewater => "tidewater",
+        Engine::Timely => "timely",
+    };
+    eprintln!(
+        "{} on {engine}: {} events, {} keys, {shards} shards{}",
+        job.name(),
+        spec.events,
+        args.keys,
+        spec.rate
+            .map(|r| format!(", {r} events/s"))
+            .unwrap_or_default()
+    );
+    let stats = match args.engine {
+        Engine::Tidewater => {
+            let pinning = if args.no_pin {
+                Pinning::Never
+            } else {
+                Pinning::Auto
+            };
+            let config = JobConfig::default()
+                .pinning(pinning)
+                .batch_size(args.batch_size);
+            jobs::tidewater::run(&spec, config)?
+        }
+        Engine::Timely => jobs::timely::run(&spec, !args.no_pin)?,
+    };
+    let line = summary(job.name(), engine, shards, spec.rate, &stats);
+    println!("{line}");
+    Ok(())
+}

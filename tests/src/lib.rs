@@ -1,1 +1,46 @@
+//! Helpers shared by the integration tests: bounded waiting for jobs, and a look at which
+//! threads are alive.
 
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tidewater::{JobError, JobHandle, JobReport};
+
+/// Waits for `handle` at most `limit`; panics (failing the test) if the job does not end by
+/// then, which is how a hang shows up instead of stalling the test run.
+pub fn join_within(handle: JobHandle, limit: Duration) -> Result<JobReport, JobError> {
+    let (done, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(handle.join());
+    });
+    result
+        .recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("the job did not end within {limit:?}"))
+}
+
+/// Waits until no thread whose name starts with `prefix` is alive, at most `limit`, and
+/// returns the names still alive then. A job's executor threads are joined by its handle;
+/// glommio's helper threads (which inherit the executor's name) exit on their own right after,
+/// so they get a short grace period.
+pub fn threads_left_after(prefix: &str, limit: Duration) -> Vec<String> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let alive = live_threads(prefix);
+        if alive.is_empty() || std::time::Instant::now() >= deadline {
+            return alive;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// The names of this process's live threads that start with `prefix`.
+pub fn live_threads(prefix: &str) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| name.starts_with(prefix))
+        .collect()
+}

@@ -39,7 +39,25 @@ where
         A: AggregateFunction<T>,
         A::Out: Data,
     {
-        let operator = self.stream.graph().borrow_mut().add_operator("aggregate");
+        self.rolling("aggregate", function, |key, result| (key, result))
+    }
+
+    /// Combines each key's records pairwise and emits the combined record after every record.
+    pub fn reduce<F>(&self, f: F) -> DataStream<T>
+    where
+        F: Fn(T, T) -> T + Clone + Send + Sync + 'static,
+    {
+        self.rolling("reduce", Reduce(f), |_key, reduced| reduced)
+    }
+
+    /// The keyed rolling aggregation operator behind a new exchange, emitting
+    /// `emit(key, result)` after every record.
+    fn rolling<A, O>(&self, kind: &str, function: A, emit: fn(K, A::Out) -> O) -> DataStream<O>
+    where
+        A: AggregateFunction<T>,
+        O: Data,
+    {
+        let operator = self.stream.graph().borrow_mut().add_operator(kind);
         let key = self.key.clone();
         let exchange = self
             .stream
@@ -58,19 +76,12 @@ where
                     key: key.clone(),
                     function: function.clone(),
                     store: HeapStore::default(),
-                    next: builder.output::<(K, A::Out)>(node),
-                    input: PhantomData,
+                    emit,
+                    next: builder.output::<O>(node),
+                    types: PhantomData,
                 }) as _
             }
         })
-    }
-
-    /// Combines each key's records pairwise and emits the combined record after every record.
-    pub fn reduce<F>(&self, f: F) -> DataStream<T>
-    where
-        F: Fn(T, T) -> T + Clone + Send + Sync + 'static,
-    {
-        self.aggregate(Reduce(f)).map(|(_, reduced)| reduced)
     }
 
     /// The running sum of `field` per key.

@@ -21,10 +21,13 @@ impl SinkCount {
     }
 }
 
+/// Each shard's collected records, tagged with the shard.
+pub(crate) type ShardParts<T> = Arc<Mutex<Vec<(usize, Vec<T>)>>>;
+
 /// The results of a [`collect`](crate::DataStream::collect) sink, available once the job
 /// has finished.
 pub struct CollectHandle<T> {
-    pub(crate) parts: Arc<Mutex<Vec<(usize, Vec<T>)>>>,
+    pub(crate) parts: ShardParts<T>,
 }
 
 impl<T> CollectHandle<T> {
@@ -40,7 +43,7 @@ impl<T> CollectHandle<T> {
 /// Collects a shard's records locally and hands them over at the end of the stream.
 pub(crate) struct CollectSink<T> {
     pub(crate) local: Vec<T>,
-    pub(crate) parts: Arc<Mutex<Vec<(usize, Vec<T>)>>>,
+    pub(crate) parts: ShardParts<T>,
     pub(crate) count: SinkCount,
 }
 

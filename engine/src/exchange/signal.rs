@@ -1,15 +1,17 @@
 //! A one-waiter wake-up signal between two threads, for parking on an SPSC ring.
 //!
 //! The ring has no wake-ups of its own; each side of a channel pairs it with a `Signal` that
-//! the other side fires after making progress. The protocol is Dekker's: the waiter stores its
-//! waker, sets `waiting`, issues a `SeqCst` fence and then re-checks the ring; the notifier
-//! changes the ring, issues a `SeqCst` fence and then reads `waiting`. The two fences make it
-//! impossible for both sides to miss each other, so a parked task is always woken.
-//! `notify` costs one fence and one relaxed load when nobody waits.
+//! the other side fires after making progress. The waiter stores its waker, sets `waiting` with
+//! a read-modify-write and then re-checks the ring; the notifier changes the ring and then
+//! clears `waiting` with a read-modify-write. Read-modify-writes of one location are totally
+//! ordered: if the notifier's comes first, the waiter's acquires it and so sees the ring
+//! change in its re-check; if the waiter's comes first, the notifier reads `true` and wakes it.
+//! Either way a parked task is always woken. (A plain load in `notify` would need `SeqCst`
+//! fences on both sides instead; this costs one uncontended RMW per batch.)
 
 use std::task::Waker;
 
-use crate::sync::{fence, AtomicBool, Mutex, Ordering};
+use crate::sync::{AtomicBool, Mutex, Ordering};
 
 /// See the module documentation.
 #[derive(Default)]
@@ -29,21 +31,21 @@ impl Signal {
                 _ => *slot = Some(waker.clone()),
             }
         }
-        self.waiting.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        self.waiting.swap(true, Ordering::AcqRel);
     }
 
     /// Withdraws an [`arm`](Signal::arm) whose re-check succeeded, to spare the other side a
-    /// useless wake-up.
+    /// useless wake-up. It must be a read-modify-write too: a plain store would break the
+    /// chain of read-modify-writes through which the next `arm` synchronises with the
+    /// notifier (loom finds the lost wake-up that a relaxed store here causes).
     pub(crate) fn disarm(&self) {
-        self.waiting.store(false, Ordering::Relaxed);
+        self.waiting.swap(false, Ordering::AcqRel);
     }
 
     /// Wakes the registered waiter, if any. Call after the change the waiter waits for.
     #[inline]
     pub(crate) fn notify(&self) {
-        fence(Ordering::SeqCst);
-        if self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::AcqRel) {
+        if self.waiting.swap(false, Ordering::AcqRel) {
             let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(waker) = waker {
                 waker.wake();
@@ -57,19 +59,21 @@ mod loom_tests {
     use std::task::{Wake, Waker};
 
     use super::*;
-    use crate::exchange::ring::{ring, Full};
+    use crate::exchange::ring::ring;
     use crate::sync::Arc;
 
-    struct Flag(loom::sync::atomic::AtomicBool);
+    /// A waker backed by loom's `Notify`, so that loom sees a parked consumer as blocked and
+    /// reports a deadlock if no wake-up ever comes.
+    struct Parker(loom::sync::Notify);
 
-    impl Wake for Flag {
+    impl Wake for Parker {
         fn wake(self: std::sync::Arc<Self>) {
-            self.0.store(true, Ordering::SeqCst);
+            self.0.notify();
         }
     }
 
     /// A consumer that parks whenever the ring looks empty is always woken: it receives every
-    /// value, and loom finds no interleaving where it waits forever.
+    /// value, and loom finds no interleaving where it sleeps forever.
     #[test]
     fn a_parked_consumer_is_never_forgotten() {
         loom::model(|| {
@@ -78,32 +82,28 @@ mod loom_tests {
             let notifier = signal.clone();
             let producer = loom::thread::spawn(move || {
                 for i in 0..2 {
-                    while let Err(Full(_)) = tx.push(i) {
-                        loom::thread::yield_now();
-                    }
+                    tx.push(i).expect("two slots hold both values");
                     notifier.notify();
                 }
             });
-            let flag = std::sync::Arc::new(Flag(loom::sync::atomic::AtomicBool::new(false)));
-            let waker = Waker::from(flag.clone());
-            let mut received = 0;
-            while received < 2 {
-                if rx.pop().is_some() {
-                    received += 1;
+            let parker = std::sync::Arc::new(Parker(loom::sync::Notify::new()));
+            let waker = Waker::from(parker.clone());
+            let mut received = Vec::new();
+            while received.len() < 2 {
+                if let Some(value) = rx.pop() {
+                    received.push(value);
                     continue;
                 }
                 signal.arm(&waker);
-                if rx.pop().is_some() {
+                if let Some(value) = rx.pop() {
                     signal.disarm();
-                    received += 1;
+                    received.push(value);
                     continue;
                 }
-                // Parked: only a wake-up may let us go on.
-                while !flag.0.swap(false, Ordering::SeqCst) {
-                    loom::thread::yield_now();
-                }
+                parker.0.wait();
             }
             producer.join().unwrap();
+            assert_eq!(received, vec![0, 1]);
         });
     }
 }

@@ -141,21 +141,23 @@ where
     }
 }
 
-/// The rolling aggregate operator: emits `(key, result)` after every record.
-pub(crate) struct KeyedAggregate<T, K, KF, A: AggregateFunction<T>, S> {
+/// The rolling aggregate operator: emits `emit(key, result)` after every record.
+pub(crate) struct KeyedAggregate<T, K, KF, A, S, E, O> {
     pub(crate) id: OperatorId,
     pub(crate) key: KF,
     pub(crate) function: A,
     pub(crate) store: S,
-    pub(crate) next: BoxOutput<(K, A::Out)>,
-    pub(crate) input: PhantomData<fn(T)>,
+    pub(crate) emit: E,
+    pub(crate) next: BoxOutput<O>,
+    pub(crate) types: PhantomData<fn(T, K)>,
 }
 
-impl<T, K, KF, A, S> Output<T> for KeyedAggregate<T, K, KF, A, S>
+impl<T, K, KF, A, S, E, O> Output<T> for KeyedAggregate<T, K, KF, A, S, E, O>
 where
     KF: FnMut(&T) -> K,
     A: AggregateFunction<T>,
     S: KeyedStore<K, A::Acc>,
+    E: Fn(K, A::Out) -> O,
 {
     #[inline]
     fn push(&mut self, batch: Vec<T>) {
@@ -168,7 +170,7 @@ where
                 .get_or_insert_with(&key, || self.function.create());
             self.function.add(acc, record);
             let result = self.function.result(acc);
-            out.push((key, result));
+            out.push((self.emit)(key, result));
         }
         self.next.push(out);
     }

@@ -1,0 +1,8 @@
+//! The pieces of `tidewater-bench`: the shared workload, the jobs per engine, latency
+//! recording and the JSON summary.
+
+pub mod jobs;
+pub mod latency;
+pub mod progress;
+pub mod summary;
+pub mod workload;

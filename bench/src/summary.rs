@@ -1,0 +1,57 @@
+//! The JSON summary line every run ends with (the contract in DESIGN.md).
+
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+
+/// What one run measured.
+pub struct RunStats {
+    /// Events the sources emitted.
+    pub events: u64,
+    /// Wall-clock seconds from start to end.
+    pub seconds: f64,
+    /// Latency of sampled results, in nanoseconds.
+    pub latency_ns: Histogram<u64>,
+    /// An engine-independent checksum of the results, to compare engines.
+    pub checksum: u64,
+    /// Results the sinks saw.
+    pub results: u64,
+}
+
+/// The summary object: `query`, `events`, `seconds`, `events_per_s`, `shards`, `latency_us`
+/// (`p50`, `p99`, `p999`, `max`) and more.
+pub fn summary(
+    query: &str,
+    engine: &str,
+    shards: usize,
+    rate: Option<f64>,
+    stats: &RunStats,
+) -> Value {
+    let quantile_us = |q: f64| stats.latency_ns.value_at_quantile(q) as f64 / 1000.0;
+    json!({
+        "query": query,
+        "engine": engine,
+        "events": stats.events,
+        "seconds": stats.seconds,
+        "events_per_s": stats.events as f64 / stats.seconds.max(1e-9),
+        "shards": shards,
+        "rate": rate,
+        "results": stats.results,
+        "checksum": stats.checksum,
+        "latency_us": {
+            "samples": stats.latency_ns.len(),
+            "p50": quantile_us(0.5),
+            "p99": quantile_us(0.99),
+            "p999": quantile_us(0.999),
+            "max": stats.latency_ns.max() as f64 / 1000.0,
+        },
+        "peak_rss_mb": peak_rss_mb(),
+    })
+}
+
+/// The process's peak resident set size (VmHWM), in MiB, if the kernel reports it.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

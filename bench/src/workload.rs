@@ -1,0 +1,60 @@
+//! The built-in deterministic workload shared by every engine: the same events, in the same
+//! order per index, whichever engine runs them.
+
+use std::sync::LazyLock;
+use std::time::Instant;
+
+/// One input event: a key, a value, and (for sampled events) its birth time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    /// The key, in `0..keys`.
+    pub key: u64,
+    /// A small value to sum.
+    pub value: u64,
+    /// Nanoseconds since the process clock's start when the source made the event, or 0 if
+    /// the event is not sampled for latency.
+    pub born_ns: u64,
+}
+
+/// How to generate events.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload {
+    /// The number of distinct keys.
+    pub keys: u64,
+    /// Every `sample`-th event carries a birth time for latency measurement.
+    pub sample: u64,
+}
+
+impl Workload {
+    /// Event number `index`.
+    #[inline]
+    pub fn event(&self, index: u64) -> Event {
+        let mixed = splitmix64(index);
+        Event {
+            key: mixed % self.keys,
+            value: mixed >> 48,
+            born_ns: if index % self.sample == 0 {
+                now_ns()
+            } else {
+                0
+            },
+        }
+    }
+}
+
+/// A fast, well-mixed, stateless hash of the event index (SplitMix64's finaliser).
+#[inline]
+pub fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// Nanoseconds since the process clock started; never 0.
+#[inline]
+pub fn now_ns() -> u64 {
+    EPOCH.elapsed().as_nanos() as u64 + 1
+}
