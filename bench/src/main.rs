@@ -43,9 +43,10 @@ struct RunArgs {
     /// Which engine runs the job.
     #[arg(long, value_enum, default_value_t = Engine::Tidewater)]
     engine: Engine,
-    /// Sample every N-th event for latency (default: every event with --rate, else 256).
-    #[arg(long)]
-    latency_sample: Option<u64>,
+    /// Sample one event in N (rounded up to a power of two) for latency: reading the clock
+    /// for every event would cost more than the engine's own work per event.
+    #[arg(long, default_value_t = 64)]
+    latency_sample: u64,
     /// Records per exchange batch (Tidewater).
     #[arg(long, default_value_t = 1024)]
     batch_size: usize,
@@ -72,19 +73,13 @@ fn main() -> anyhow::Result<()> {
         .shards
         .unwrap_or_else(tidewater::config::available_cores);
     anyhow::ensure!(shards > 0, "--shards must be at least 1");
-    let sample = args
-        .latency_sample
-        .unwrap_or(if args.rate.is_some() { 1 } else { 256 })
-        .max(1);
+    let sample = args.latency_sample.max(1);
     let spec = Spec {
         job,
         events: args.events,
         shards,
         rate: args.rate,
-        workload: Workload {
-            keys: args.keys,
-            sample,
-        },
+        workload: Workload::new(args.keys, sample),
     };
     let engine = match args.engine {
         Engine::Tidewater => "tidewater",

@@ -26,6 +26,7 @@ pub struct JobConfig {
     pub(crate) batch_size: usize,
     pub(crate) channel_credits: usize,
     pub(crate) spin_before_park: Duration,
+    pub(crate) buffer_timeout: Duration,
     pub(crate) io_memory: usize,
 }
 
@@ -38,6 +39,7 @@ impl Default for JobConfig {
             batch_size: 1024,
             channel_credits: 8,
             spin_before_park: Duration::from_micros(50),
+            buffer_timeout: Duration::from_micros(100),
             io_memory: 64 << 10,
         }
     }
@@ -84,6 +86,14 @@ impl JobConfig {
     /// more CPU. Default 50 µs.
     pub fn spin_before_park(mut self, spin: Duration) -> Self {
         self.spin_before_park = spin;
+        self
+    }
+
+    /// The longest a partial batch waits for more records before it is shipped anyway while
+    /// its stage is busy (Flink's buffer timeout; an idle stage ships at once). Default 100 µs:
+    /// it bounds the batching delay without shrinking batches under full load.
+    pub fn buffer_timeout(mut self, timeout: Duration) -> Self {
+        self.buffer_timeout = timeout;
         self
     }
 

@@ -4,15 +4,16 @@
 //! A stage parks instead of spinning whenever it cannot go on: a source that is ahead of its
 //! rate sleeps, a receiver with empty channels registers on all of them, a sender without
 //! credit registers on the full channel. Before parking for input, a stage ships its partial
-//! batches, so an idle stage never sits on records. After every batch it yields, so the other
-//! stages of its shard get their turn.
+//! batches, so an idle stage never sits on records; a busy stage ships them once they are
+//! older than the buffer timeout. After every batch it yields, so the other stages of its
+//! shard get their turn.
 
 use std::any::Any;
 use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::future::yield_now;
 
@@ -26,8 +27,9 @@ use crate::metrics::ShardCounters;
 use crate::operators::{current, enter, BoxOutput, OperatorId};
 use crate::plan::{Data, ExchangeId, ShardBuilder, StageTask};
 
-/// Below this, a source ahead of its rate yields instead of setting a timer.
-const MIN_SLEEP: Duration = Duration::from_micros(20);
+/// The shortest nap of a source that is ahead of its rate: long enough to let its core rest,
+/// short enough to add little latency (records due meanwhile go out in one batch).
+const MIN_SLEEP: Duration = Duration::from_micros(50);
 
 /// Runs `f`, turning a panic into the failure of the operator that was running.
 pub(crate) fn guard<R>(context: &ShardContext, f: impl FnOnce() -> R) -> Result<R, JobError> {
@@ -63,11 +65,7 @@ pub(crate) fn source_stage<T: Data>(
     head: impl FnOnce(&mut ShardBuilder) -> BoxOutput<T>,
 ) -> StageTask {
     let (chain, drains) = builder.stage_chain(head);
-    let stage = Stage {
-        context: builder.context.clone(),
-        chain,
-        drains,
-    };
+    let stage = Stage::new(builder, chain, drains);
     Box::pin(stage.run_source(operator, split, rate_per_shard.map(Throttle::new)))
 }
 
@@ -82,11 +80,7 @@ pub(crate) fn receiver_stage<T: Data>(
         .flat_map(|&exchange| builder.inbound::<T>(exchange))
         .collect();
     let (chain, drains) = builder.stage_chain(head);
-    let stage = Stage {
-        context: builder.context.clone(),
-        chain,
-        drains,
-    };
+    let stage = Stage::new(builder, chain, drains);
     Box::pin(stage.run_receiver(Gate::new(inbound)))
 }
 
@@ -94,9 +88,20 @@ struct Stage<T> {
     context: Rc<ShardContext>,
     chain: BoxOutput<T>,
     drains: Vec<Rc<dyn Drain>>,
+    /// When partial batches were last shipped.
+    flushed_at: Instant,
 }
 
 impl<T: Data> Stage<T> {
+    fn new(builder: &ShardBuilder, chain: BoxOutput<T>, drains: Vec<Rc<dyn Drain>>) -> Self {
+        Self {
+            context: builder.context.clone(),
+            chain,
+            drains,
+            flushed_at: Instant::now(),
+        }
+    }
+
     async fn run_source(
         mut self,
         operator: OperatorId,
@@ -113,11 +118,7 @@ impl<T: Data> Stage<T> {
                 Some(Ok(due)) => due,
                 Some(Err(wait)) => {
                     self.flush().await?;
-                    if wait < MIN_SLEEP {
-                        yield_now().await;
-                    } else {
-                        glommio::timer::sleep(wait).await;
-                    }
+                    glommio::timer::sleep(wait.max(MIN_SLEEP)).await;
                     continue;
                 }
             };
@@ -137,8 +138,7 @@ impl<T: Data> Stage<T> {
             if !more {
                 return self.finish().await;
             }
-            self.drain().await?;
-            yield_now().await;
+            self.after_batch().await?;
         }
     }
 
@@ -157,9 +157,23 @@ impl<T: Data> Stage<T> {
                     continue;
                 }
             }
-            self.drain().await?;
-            yield_now().await;
+            self.after_batch().await?;
         }
+    }
+
+    /// Keeps the exchanges moving after a batch: ships partial batches older than the buffer
+    /// timeout, waits for credit for whatever is backlogged, and lets the shard's other stages
+    /// run.
+    async fn after_batch(&mut self) -> Result<(), JobError> {
+        if !self.drains.is_empty()
+            && self.flushed_at.elapsed() >= self.context.config.buffer_timeout
+        {
+            self.flush().await?;
+        } else {
+            self.drain().await?;
+        }
+        yield_now().await;
+        Ok(())
     }
 
     /// End of input: the chain flushes and sends end-of-stream downstream.
@@ -169,10 +183,11 @@ impl<T: Data> Stage<T> {
     }
 
     /// Ships partial batches and waits until every exchange has taken them.
-    async fn flush(&self) -> Result<(), JobError> {
+    async fn flush(&mut self) -> Result<(), JobError> {
         for drain in &self.drains {
             drain.flush();
         }
+        self.flushed_at = Instant::now();
         self.drain().await
     }
 

@@ -1,0 +1,254 @@
+//! The benchmark jobs on timely-dataflow (the peer measured in the same run).
+//!
+//! Each job is the idiomatic timely program for what the Tidewater version computes: one
+//! worker per shard (`Config::process`), a `source` operator per worker that generates its
+//! contiguous part of the event indices in containers of [`BATCH`] records and reschedules
+//! itself between batches, and sinks that feed a [`Recorder`]. The timestamp is `()`: these
+//! jobs need no event time, so the only progress traffic is the source's capability being
+//! dropped at the end.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::generic::operator::source;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::{Scope, Stream};
+use timely::worker::Worker;
+use timely::Config;
+
+use super::{keyed_count_checksum, passthrough_checksum, Job, Spec};
+use crate::latency::{Recorder, Totals};
+use crate::progress::Progress;
+use crate::summary::RunStats;
+use crate::workload::{Event, Workload};
+
+/// Records per container the source emits per activation (Tidewater's default batch size).
+const BATCH: usize = 1024;
+
+/// An event on the wire of an exchange: `(key, value, born_ns)`. Timely's exchange needs a
+/// serde-serialisable record, which a tuple is and [`Event`] is not.
+type Keyed = (u64, u64, u64);
+
+/// A keyed-count result: `(key, count, sum, born_ns)`.
+type Counted = (u64, u64, u64, u64);
+
+/// Runs `spec` on timely-dataflow with one worker per shard, pinned if `pin`.
+pub fn run(spec: &Spec, pin: bool) -> anyhow::Result<RunStats> {
+    let spec = *spec;
+    let workers = spec.shards;
+    // Pin worker `w` to core `w` only when every worker gets a core of its own.
+    let cores = core_affinity::get_core_ids()
+        .filter(|cores| pin && cores.len() >= workers)
+        .unwrap_or_default();
+    let totals = Totals::default();
+    let generated = Arc::new(AtomicU64::new(0));
+
+    let started = Instant::now();
+    let progress = {
+        let generated = generated.clone();
+        Progress::start(spec.events, move || generated.load(Ordering::Relaxed))
+    };
+    let guards = {
+        let totals = totals.clone();
+        let generated = generated.clone();
+        timely::execute(Config::process(workers), move |worker: &mut Worker| {
+            if let Some(&core) = cores.get(worker.index()) {
+                core_affinity::set_for_current(core);
+            }
+            let recorder = totals.recorder();
+            let generated = generated.clone();
+            worker.dataflow::<(), _, _>(move |scope| match spec.job {
+                Job::Passthrough => passthrough(scope, &spec, generated, recorder),
+                Job::KeyedCount => keyed_count(scope, &spec, generated, recorder),
+            });
+        })
+        .map_err(|e| anyhow::anyhow!("timely failed to start: {e}"))?
+    };
+    // Joining the workers drops their dataflows and with them every `Recorder`, which merges
+    // into `totals`: only after this are the totals complete.
+    for result in guards.join() {
+        result.map_err(|e| anyhow::anyhow!("a timely worker panicked: {e}"))?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    drop(progress);
+    Ok(RunStats {
+        events: generated.load(Ordering::Relaxed),
+        seconds,
+        latency_ns: totals.histogram(),
+        checksum: totals.checksum(),
+        results: totals.records(),
+    })
+}
+
+/// Source → sink on the same worker, no exchange.
+fn passthrough(
+    scope: Scope<'_, ()>,
+    spec: &Spec,
+    generated: Arc<AtomicU64>,
+    mut recorder: Recorder,
+) {
+    generator(scope, spec, generated, |event| event).sink(
+        Pipeline,
+        "sink",
+        move |(input, _frontier)| {
+            input.for_each(|_capability, events| {
+                for event in events.iter() {
+                    recorder.record(event.born_ns, passthrough_checksum(event.key, event.value));
+                }
+            });
+        },
+    );
+}
+
+/// Source → exchange by key → rolling count and sum per key → sink.
+fn keyed_count(
+    scope: Scope<'_, ()>,
+    spec: &Spec,
+    generated: Arc<AtomicU64>,
+    mut recorder: Recorder,
+) {
+    generator(scope, spec, generated, |event| -> Keyed {
+        (event.key, event.value, event.born_ns)
+    })
+    .unary::<CapacityContainerBuilder<Vec<Counted>>, _, _, _>(
+        // The exchange routes by the low bits of the hash: mix the key so that any key
+        // distribution spreads evenly (a multiply and a shift, ~1 ns).
+        Exchange::new(|&(key, _, _): &Keyed| key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32),
+        "count-and-sum",
+        |_capability, _info| {
+            // Per key: (count, sum). hashbrown's default hasher is foldhash, as Tidewater's
+            // heap state uses.
+            let mut state = hashbrown::HashMap::<u64, (u64, u64)>::new();
+            let mut out = Vec::with_capacity(BATCH);
+            move |input, output| {
+                input.for_each(|capability, records| {
+                    out.extend(records.drain(..).map(|(key, value, born_ns)| {
+                        let acc = state.entry(key).or_insert((0, 0));
+                        acc.0 += 1;
+                        acc.1 += value;
+                        (key, acc.0, acc.1, born_ns)
+                    }));
+                    output.session(&capability).give_container(&mut out);
+                    // The container may come back with anything in it (or recycled).
+                    out.clear();
+                });
+            }
+        },
+    )
+    .sink(Pipeline, "sink", move |(input, _frontier)| {
+        input.for_each(|_capability, results| {
+            for &(_key, count, _sum, born_ns) in results.iter() {
+                recorder.record(born_ns, keyed_count_checksum(count));
+            }
+        });
+    });
+}
+
+/// This worker's part of the events `0..spec.events`, each made into a record by `make`, in
+/// containers of at most [`BATCH`] records, paced to `spec.rate / workers` if throttled.
+/// Every emitted event is added to `generated`.
+fn generator<'scope, D, F>(
+    scope: Scope<'scope, ()>,
+    spec: &Spec,
+    generated: Arc<AtomicU64>,
+    make: F,
+) -> Stream<'scope, (), Vec<D>>
+where
+    D: Clone + 'static,
+    F: Fn(Event) -> D + 'static,
+{
+    let workers = scope.peers();
+    let worker = scope.index();
+    // The same contiguous split as Tidewater's `Generator`.
+    let part = |i: usize| (u128::from(spec.events) * i as u128 / workers as u128) as u64;
+    let (mut next, end) = (part(worker), part(worker + 1));
+    let workload: Workload = spec.workload;
+    let per_second = spec.rate.map(|rate| rate / workers as f64);
+    source::<_, CapacityContainerBuilder<Vec<D>>, _, _>(
+        scope,
+        "generator",
+        move |capability, info| {
+            let activator = scope.activator_for(info.address);
+            let mut capability = Some(capability);
+            let mut pace: Option<Pace> = None;
+            let mut batch = Vec::with_capacity(BATCH);
+            move |output| {
+                if next == end {
+                    // Done (or nothing to do): dropping the capability lets the dataflow complete.
+                    capability = None;
+                    return;
+                }
+                let Some(held) = capability.as_ref() else {
+                    return;
+                };
+                let room = (end - next).min(BATCH as u64) as usize;
+                let due = match per_second {
+                    // The clock starts at the first activation, when the dataflow runs.
+                    Some(rate) => match pace.get_or_insert_with(|| Pace::new(rate)).due(room) {
+                        Ok(due) => due,
+                        Err(wait) => {
+                            activator.activate_after(wait);
+                            return;
+                        }
+                    },
+                    None => room,
+                };
+                batch.extend((next..next + due as u64).map(|index| make(workload.event(index))));
+                output.session(held).give_container(&mut batch);
+                // The container may come back with anything in it (or recycled).
+                batch.clear();
+                batch.reserve(BATCH);
+                next += due as u64;
+                if let Some(pace) = pace.as_mut() {
+                    pace.emitted(due);
+                }
+                generated.fetch_add(due as u64, Ordering::Relaxed);
+                if next == end {
+                    capability = None;
+                } else {
+                    activator.activate();
+                }
+            }
+        },
+    )
+}
+
+/// Paces one worker's source at a fixed rate from its start, as Tidewater's `Throttle` does
+/// (which is private to the engine).
+struct Pace {
+    start: Instant,
+    per_second: f64,
+    emitted: u64,
+}
+
+impl Pace {
+    /// A pace of `per_second` records, starting now.
+    fn new(per_second: f64) -> Self {
+        Self {
+            start: Instant::now(),
+            per_second,
+            emitted: 0,
+        }
+    }
+
+    /// How many records are due now (at most `max`), or how long until the next one is.
+    fn due(&self, max: usize) -> Result<usize, Duration> {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let allowed = (elapsed * self.per_second) as u64;
+        match allowed.saturating_sub(self.emitted) {
+            0 => {
+                let next_at = (self.emitted + 1) as f64 / self.per_second;
+                Err(Duration::from_secs_f64((next_at - elapsed).max(0.0)))
+            }
+            due => Ok(due.min(max as u64) as usize),
+        }
+    }
+
+    /// Notes that `records` were emitted.
+    fn emitted(&mut self, records: usize) {
+        self.emitted += records as u64;
+    }
+}
