@@ -32,6 +32,12 @@ impl AggregateFunction<Event> for CountAndSum {
     fn result(&self, acc: &Self::Acc) -> Self::Out {
         *acc
     }
+
+    fn merge(&self, acc: &mut Self::Acc, other: Self::Acc) {
+        acc.0 += other.0;
+        acc.1 += other.1;
+        acc.2 = acc.2.max(other.2);
+    }
 }
 
 /// Runs `spec` on Tidewater with `config`.

@@ -1,14 +1,20 @@
 //! `KeyedStream`: a stream partitioned by key, and the keyed rolling aggregations.
 
+use std::cell::RefCell;
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::ops::Add;
+use std::rc::Rc;
 
-use super::DataStream;
+use super::{DataStream, WindowedStream};
 use crate::exchange::outbox::ByKey;
 use crate::exchange::{KeyGroups, StableKey};
-use crate::operators::{AggregateFunction, Count, KeyedAggregate, Max, Min, Reduce, Sum};
-use crate::plan::{Data, ShardBuilder};
+use crate::operators::window::{DefaultTrigger, WindowAssigner};
+use crate::operators::{
+    AggregateFunction, BoxOutput, Count, KeyedAggregate, KeyedProcess, KeyedProcessFunction, Max,
+    Min, OperatorId, ProcessCore, Reduce, Shared, Sum,
+};
+use crate::plan::{Data, ExchangeId, ShardBuilder};
 use crate::state::HeapStore;
 
 /// A stream partitioned by key (Flink's `KeyedStream`): each key's records are processed on
@@ -40,6 +46,64 @@ where
         A::Out: Data,
     {
         self.rolling("aggregate", function, |key, result| (key, result))
+    }
+
+    /// Runs `function` on every record with its key's timers and keyed state (Flink's
+    /// `KeyedStream.process`).
+    pub fn process<O, F>(&self, function: F) -> DataStream<O>
+    where
+        O: Data,
+        F: KeyedProcessFunction<K, T, O>,
+    {
+        let operator = self.stream.graph().borrow_mut().add_operator("process");
+        let exchange = self.exchange(operator);
+        let key = self.key.clone();
+        let timestamps = self.stream.timestamps();
+        self.stream.receive(operator, vec![exchange], move |node| {
+            move |builder: &mut ShardBuilder| {
+                let side = builder.side_outputs(operator);
+                let next = builder.output::<O>(node);
+                let process = Rc::new(RefCell::new(KeyedProcess {
+                    core: ProcessCore::new(operator, timestamps.clone(), next, side),
+                    key: key.clone(),
+                    function: function.clone(),
+                }));
+                builder.add_processing_timers(process.clone());
+                Box::new(Shared(process)) as BoxOutput<T>
+            }
+        })
+    }
+
+    /// Cuts the keyed stream into the windows `assigner` makes (Flink's `window`).
+    pub fn window(&self, assigner: WindowAssigner) -> WindowedStream<T, K, KF, DefaultTrigger> {
+        WindowedStream::new(
+            KeyedStream::new(self.stream.clone_handle(), self.key.clone()),
+            assigner,
+        )
+    }
+
+    /// The stream being keyed.
+    pub(crate) fn stream(&self) -> &DataStream<T> {
+        &self.stream
+    }
+
+    /// The key selector.
+    pub(crate) fn key(&self) -> &KF {
+        &self.key
+    }
+
+    /// The exchange that brings every record to the shard owning its key, fed by this
+    /// stream and named after `operator`.
+    pub(crate) fn exchange(&self, operator: OperatorId) -> ExchangeId {
+        let key = self.key.clone();
+        self.stream
+            .exchange_into(operator, false, move |builder: &ShardBuilder| {
+                let config = &builder.context.config;
+                ByKey {
+                    key: key.clone(),
+                    groups: KeyGroups::new(config.max_key_groups, builder.context.shards),
+                }
+            })
     }
 
     /// Combines each key's records pairwise and emits the combined record after every record.

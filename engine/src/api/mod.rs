@@ -3,7 +3,9 @@
 mod env;
 mod keyed;
 mod stream;
+mod windowed;
 
 pub use env::Env;
 pub use keyed::KeyedStream;
 pub use stream::DataStream;
+pub use windowed::WindowedStream;

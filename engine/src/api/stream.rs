@@ -3,7 +3,6 @@
 use std::cell::RefCell;
 use std::fmt::Debug;
 use std::hash::Hash;
-use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
@@ -11,8 +10,11 @@ use super::KeyedStream;
 use crate::connectors::{CallbackSink, CollectHandle, CollectSink, PrintSink, SinkCount};
 use crate::exchange::outbox::{Broadcast, Forward, Partitioner, RoundRobin};
 use crate::exchange::StableKey;
-use crate::operators::{AssignWatermarks, BoxOutput, FilterOp, FlatMapOp, MapOp, OperatorId};
-use crate::plan::{Data, ExchangeId, Graph, NodeId, ShardBuilder};
+use crate::operators::{
+    AssignWatermarks, BoxOutput, FilterOp, FlatMapOp, MapOp, OperatorId, OutputTag, Process,
+    ProcessCore, ProcessFunction, SideBuffer, TimestampFn,
+};
+use crate::plan::{Data, ExchangeId, Graph, NodeId, ShardBuilder, SideFactory};
 use crate::runtime::receiver_stage;
 use crate::time::{BoundedOutOfOrderness, Timestamp};
 
@@ -22,7 +24,9 @@ pub struct DataStream<T> {
     graph: Rc<RefCell<Graph>>,
     node: NodeId,
     operator: OperatorId,
-    records: PhantomData<fn() -> T>,
+    /// How to read a record's event time, once `assign_timestamps` has said so. Operators that
+    /// keep the record type (filter, exchanges, union) keep it; others drop it.
+    timestamps: Option<TimestampFn<T>>,
 }
 
 impl<T: Data> DataStream<T> {
@@ -31,8 +35,17 @@ impl<T: Data> DataStream<T> {
             graph,
             node,
             operator,
-            records: PhantomData,
+            timestamps: None,
         }
+    }
+
+    fn with_timestamps(mut self, timestamps: Option<TimestampFn<T>>) -> Self {
+        self.timestamps = timestamps;
+        self
+    }
+
+    pub(crate) fn timestamps(&self) -> Option<TimestampFn<T>> {
+        self.timestamps.clone()
     }
 
     /// Names the operator that produces this stream; errors name operators by it.
@@ -87,11 +100,14 @@ impl<T: Data> DataStream<T> {
     }
 
     /// Reads each record's event time with `timestamp` and emits watermarks that trail the
-    /// largest seen by `bound_ms` (Flink's `forBoundedOutOfOrderness`).
+    /// largest seen by `bound_ms` (Flink's `forBoundedOutOfOrderness`; 0 is `forMonotonous`).
+    /// Downstream time-aware operators (process functions, windows, joins) read event time
+    /// with the same function.
     pub fn assign_timestamps<F>(&self, timestamp: F, bound_ms: i64) -> DataStream<T>
     where
-        F: FnMut(&T) -> Timestamp + Clone + Send + Sync + 'static,
+        F: Fn(&T) -> Timestamp + Clone + Send + Sync + 'static,
     {
+        let reader: TimestampFn<T> = Arc::new(timestamp.clone());
         self.chained("watermarks", move |id, next, _| {
             Box::new(AssignWatermarks {
                 id,
@@ -101,6 +117,43 @@ impl<T: Data> DataStream<T> {
                 next,
             })
         })
+        .with_timestamps(Some(reader))
+    }
+
+    /// Runs `function` on every record, with access to time and side outputs.
+    pub fn process<O, F>(&self, function: F) -> DataStream<O>
+    where
+        O: Data,
+        F: ProcessFunction<T, O>,
+    {
+        let timestamps = self.timestamps();
+        self.chained("process", move |id, next, builder| {
+            let side = builder.side_outputs(id);
+            Box::new(Process {
+                core: ProcessCore::new(id, timestamps.clone(), next, side),
+                function: function.clone(),
+            })
+        })
+    }
+
+    /// The side output `tag` of the operator that produces this stream (a process function or
+    /// a window). Records for a tag that no stream reads are dropped.
+    pub fn side_output<S: Data>(&self, tag: &OutputTag<S>) -> DataStream<S> {
+        let mut graph = self.graph.borrow_mut();
+        let node = graph.add_node::<S>();
+        let factory: SideFactory = Arc::new(move |builder| {
+            Box::new(SideBuffer {
+                buffer: Vec::new(),
+                next: builder.output::<S>(node),
+            })
+        });
+        graph
+            .side_outputs
+            .entry(self.operator)
+            .or_default()
+            .push((tag.id(), factory));
+        drop(graph);
+        DataStream::new(self.graph.clone(), node, self.operator)
     }
 
     /// Partitions the stream by `key`: all records with equal keys meet on one shard.
@@ -117,11 +170,13 @@ impl<T: Data> DataStream<T> {
         self.redistribute("rebalance", false, |builder| RoundRobin {
             next: builder.shard(),
         })
+        .with_timestamps(self.timestamps())
     }
 
     /// Sends every record to every shard.
     pub fn broadcast(&self) -> DataStream<T> {
         self.redistribute("broadcast", false, |_| Broadcast)
+            .with_timestamps(self.timestamps())
     }
 
     /// The records of `self` and of `other`, merged (on each shard, its own parts of both).
@@ -134,6 +189,7 @@ impl<T: Data> DataStream<T> {
         self.receive(operator, exchanges.to_vec(), |node| {
             move |builder: &mut ShardBuilder| builder.output::<T>(node)
         })
+        .with_timestamps(self.timestamps().or_else(|| other.timestamps()))
     }
 
     /// Collects every record in memory; read them from the handle once the job has finished.
@@ -182,7 +238,7 @@ impl<T: Data> DataStream<T> {
     }
 
     pub(crate) fn clone_handle(&self) -> Self {
-        Self::new(self.graph.clone(), self.node, self.operator)
+        Self::new(self.graph.clone(), self.node, self.operator).with_timestamps(self.timestamps())
     }
 
     pub(crate) fn graph(&self) -> &Rc<RefCell<Graph>> {

@@ -14,6 +14,9 @@ pub struct ShardCounters {
     pub source_records: AtomicU64,
     /// Records taken by this shard's sinks.
     pub sink_records: AtomicU64,
+    /// Records that came too late for every window they belonged to (Flink's
+    /// `numLateRecordsDropped`); with a late-data side output they went there instead.
+    pub late_records: AtomicU64,
 }
 
 impl ShardCounters {
@@ -49,6 +52,11 @@ impl JobMetrics {
     /// Records taken by all sinks so far.
     pub fn sink_records(&self) -> u64 {
         self.sum(|shard| &shard.sink_records)
+    }
+
+    /// Records too late for their windows so far.
+    pub fn late_records(&self) -> u64 {
+        self.sum(|shard| &shard.late_records)
     }
 
     fn sum(&self, counter: impl Fn(&ShardCounters) -> &AtomicU64) -> u64 {

@@ -21,6 +21,8 @@ pub trait AggregateFunction<T>: Clone + Send + Sync + 'static {
     fn add(&self, acc: &mut Self::Acc, record: T);
     /// The result so far.
     fn result(&self, acc: &Self::Acc) -> Self::Out;
+    /// Folds `other` into `acc` (session windows merge their accumulators).
+    fn merge(&self, acc: &mut Self::Acc, other: Self::Acc);
 }
 
 /// Sums a numeric field.
@@ -47,6 +49,10 @@ where
     fn result(&self, acc: &N) -> N {
         *acc
     }
+
+    fn merge(&self, acc: &mut N, other: N) {
+        *acc = *acc + other;
+    }
 }
 
 /// Counts records.
@@ -69,6 +75,10 @@ impl<T> AggregateFunction<T> for Count {
     fn result(&self, acc: &u64) -> u64 {
         *acc
     }
+
+    fn merge(&self, acc: &mut u64, other: u64) {
+        *acc += other;
+    }
 }
 
 /// The smallest value of a field.
@@ -81,6 +91,16 @@ pub struct Max<F>(pub F);
 
 macro_rules! extremum {
     ($name:ident, $keep_new:expr) => {
+        impl<F> $name<F> {
+            #[inline]
+            fn keep<N: PartialOrd>(&self, acc: &mut Option<N>, value: N) {
+                let keep_new: fn(&N, &N) -> bool = $keep_new;
+                if acc.as_ref().is_none_or(|current| keep_new(&value, current)) {
+                    *acc = Some(value);
+                }
+            }
+        }
+
         impl<T, N, F> AggregateFunction<T> for $name<F>
         where
             N: PartialOrd + Copy + 'static,
@@ -96,14 +116,17 @@ macro_rules! extremum {
             #[inline]
             fn add(&self, acc: &mut Option<N>, record: T) {
                 let value = (self.0)(&record);
-                let keep_new: fn(&N, &N) -> bool = $keep_new;
-                if acc.as_ref().is_none_or(|current| keep_new(&value, current)) {
-                    *acc = Some(value);
-                }
+                self.keep(acc, value);
             }
 
             fn result(&self, acc: &Option<N>) -> N {
                 acc.expect("a result is asked for only after a record was added")
+            }
+
+            fn merge(&self, acc: &mut Option<N>, other: Option<N>) {
+                if let Some(value) = other {
+                    self.keep(acc, value);
+                }
             }
         }
     };
@@ -138,6 +161,12 @@ where
     fn result(&self, acc: &Option<T>) -> T {
         acc.clone()
             .expect("a result is asked for only after a record was added")
+    }
+
+    fn merge(&self, acc: &mut Option<T>, other: Option<T>) {
+        if let Some(other) = other {
+            self.add(acc, other);
+        }
     }
 }
 

@@ -5,13 +5,23 @@
 //! operator are monomorphic, so the compiler inlines the user's closures into them.
 
 mod aggregate;
+mod process;
+mod side_output;
 mod stateless;
+pub mod window;
 
 pub(crate) use aggregate::KeyedAggregate;
 pub use aggregate::{AggregateFunction, Count, Max, Min, Reduce, Sum};
+pub use process::{
+    Context, KeyedProcessFunction, ProcessFunction, TimeDomain, Timers, TimestampFn,
+};
+pub(crate) use process::{KeyedProcess, Process, ProcessCore};
+pub use side_output::OutputTag;
+pub(crate) use side_output::{SideBuffer, SideChannel, SideOutputs};
 pub(crate) use stateless::{AssignWatermarks, FilterOp, FlatMapOp, MapOp};
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use crate::time::Timestamp;
 
@@ -25,11 +35,50 @@ pub(crate) trait Output<T> {
     fn end(&mut self);
 }
 
+/// An operator with processing-time timers, which its stage fires as the clock passes them.
+pub(crate) trait ProcessingTimers {
+    /// The earliest processing-time timer.
+    fn next_processing_time(&self) -> Option<Timestamp>;
+    /// Fires the timers due at `now`.
+    fn on_processing_time(&self, now: Timestamp);
+}
+
+impl<I, K, KF, F, O> ProcessingTimers for RefCell<KeyedProcess<I, K, KF, F, O>>
+where
+    K: std::hash::Hash + Eq + Clone,
+    F: KeyedProcessFunction<K, I, O>,
+{
+    fn next_processing_time(&self) -> Option<Timestamp> {
+        self.borrow().next_processing_time()
+    }
+
+    fn on_processing_time(&self, now: Timestamp) {
+        self.borrow_mut().on_processing_time(now);
+    }
+}
+
+impl<T, K, KF, W, Tr> ProcessingTimers for RefCell<window::WindowOperator<T, K, KF, W, Tr>>
+where
+    T: Clone + 'static,
+    K: std::hash::Hash + Eq + Clone,
+    KF: FnMut(&T) -> K,
+    W: window::WindowFunction<K, T>,
+    Tr: window::Trigger<T>,
+{
+    fn next_processing_time(&self) -> Option<Timestamp> {
+        self.borrow().next_processing_time()
+    }
+
+    fn on_processing_time(&self, now: Timestamp) {
+        self.borrow_mut().on_processing_time(now);
+    }
+}
+
 /// A boxed downstream, as operators hold it.
 pub(crate) type BoxOutput<T> = Box<dyn Output<T>>;
 
 /// The index of an operator in its job, which names it in errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct OperatorId(pub(crate) u32);
 
 thread_local! {
@@ -83,4 +132,22 @@ impl<T> Output<T> for Discard {
     fn push(&mut self, _batch: Vec<T>) {}
     fn watermark(&mut self, _watermark: Timestamp) {}
     fn end(&mut self) {}
+}
+
+/// Lets both the stage's chain and the stage itself (for processing-time timers) reach one
+/// operator on the shard.
+pub(crate) struct Shared<Op>(pub(crate) Rc<RefCell<Op>>);
+
+impl<T, Op: Output<T>> Output<T> for Shared<Op> {
+    fn push(&mut self, batch: Vec<T>) {
+        self.0.borrow_mut().push(batch);
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) {
+        self.0.borrow_mut().watermark(watermark);
+    }
+
+    fn end(&mut self) {
+        self.0.borrow_mut().end();
+    }
 }

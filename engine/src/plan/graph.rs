@@ -2,6 +2,7 @@
 //! one graph holds streams of any record type.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use super::{Data, ShardBuilder};
 use crate::error::JobError;
 use crate::exchange::channel::{self, Inbound, Outbound, RemoteReceiver, RemoteSender};
-use crate::operators::BoxOutput;
+use crate::operators::{BoxOutput, OperatorId, SideChannel};
 
 /// A stream in the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,9 @@ pub(crate) type StageTask = Pin<Box<dyn Future<Output = Result<(), JobError>>>>;
 /// Makes, on one shard, the task of one stage.
 pub(crate) type StageFactory = Arc<dyn Fn(&mut ShardBuilder) -> StageTask + Send + Sync>;
 
+/// Makes, on one shard, the buffer and downstream of one side output.
+pub(crate) type SideFactory = Arc<dyn Fn(&mut ShardBuilder) -> Box<dyn SideChannel> + Send + Sync>;
+
 /// The logical job.
 #[derive(Default)]
 pub(crate) struct Graph {
@@ -37,6 +41,8 @@ pub(crate) struct Graph {
     pub(crate) exchanges: Vec<Arc<dyn Wiring>>,
     pub(crate) stages: Vec<StageFactory>,
     pub(crate) operator_names: Vec<String>,
+    /// Per operator, the side outputs some stream consumes: (tag id, factory).
+    pub(crate) side_outputs: HashMap<OperatorId, Vec<(u64, SideFactory)>>,
 }
 
 impl Graph {
@@ -74,10 +80,10 @@ impl Graph {
     }
 
     /// Registers an operator's default name and returns its id.
-    pub(crate) fn add_operator(&mut self, kind: &str) -> crate::operators::OperatorId {
+    pub(crate) fn add_operator(&mut self, kind: &str) -> OperatorId {
         let id = self.operator_names.len();
         self.operator_names.push(format!("{kind}#{id}"));
-        crate::operators::OperatorId(id as u32)
+        OperatorId(id as u32)
     }
 }
 

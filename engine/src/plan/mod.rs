@@ -10,8 +10,9 @@
 mod graph;
 mod shard_builder;
 
-pub(crate) use graph::{ExchangeId, Graph, NodeId, StageTask};
+pub(crate) use graph::{ExchangeId, Graph, NodeId, SideFactory, StageTask};
 pub(crate) use shard_builder::ShardBuilder;
+pub(crate) use shard_builder::StageParts;
 
 /// The bound on every record type: records are moved between shards and may be copied when a
 /// stream has several consumers.

@@ -9,7 +9,7 @@ use super::graph::ShardChannels;
 use super::{Data, ExchangeId, Graph, NodeId};
 use crate::exchange::channel::{Inbound, Outbound};
 use crate::exchange::outbox::{Drain, ExchangeOutput, Outbox, Partitioner};
-use crate::operators::{BoxOutput, Discard, OperatorId, Tee};
+use crate::operators::{BoxOutput, Discard, OperatorId, ProcessingTimers, SideOutputs, Tee};
 use crate::runtime::ShardContext;
 
 /// Walks the graph on one shard's thread and builds that shard's operators.
@@ -17,7 +17,15 @@ pub(crate) struct ShardBuilder {
     pub(crate) graph: Arc<Graph>,
     pub(crate) context: Rc<ShardContext>,
     channels: Vec<Box<dyn Any>>,
-    drains: Vec<Rc<dyn Drain>>,
+    parts: StageParts,
+}
+
+/// What a stage must drive besides its chain: the exchanges its chain feeds and the
+/// operators with processing-time timers.
+#[derive(Default)]
+pub(crate) struct StageParts {
+    pub(crate) drains: Vec<Rc<dyn Drain>>,
+    pub(crate) timers: Vec<Rc<dyn ProcessingTimers>>,
 }
 
 impl ShardBuilder {
@@ -38,7 +46,7 @@ impl ShardBuilder {
             graph,
             context,
             channels,
-            drains: Vec::new(),
+            parts: StageParts::default(),
         }
     }
 
@@ -47,16 +55,37 @@ impl ShardBuilder {
         self.context.shard
     }
 
-    /// Builds a stage's push chain with `head`, and collects the exchanges the chain feeds
-    /// (which the stage must drain).
+    /// Builds a stage's push chain with `head`, and collects what else the stage must drive.
     pub(crate) fn stage_chain<T>(
         &mut self,
         head: impl FnOnce(&mut Self) -> BoxOutput<T>,
-    ) -> (BoxOutput<T>, Vec<Rc<dyn Drain>>) {
-        let outer = std::mem::take(&mut self.drains);
+    ) -> (BoxOutput<T>, StageParts) {
+        let outer = std::mem::take(&mut self.parts);
         let chain = head(self);
-        let drains = std::mem::replace(&mut self.drains, outer);
-        (chain, drains)
+        let parts = std::mem::replace(&mut self.parts, outer);
+        (chain, parts)
+    }
+
+    /// Registers an operator of the stage being built whose processing-time timers the stage
+    /// must fire.
+    pub(crate) fn add_processing_timers(&mut self, timers: Rc<dyn ProcessingTimers>) {
+        self.parts.timers.push(timers);
+    }
+
+    /// The side outputs of `operator` that some stream consumes, built for this shard.
+    pub(crate) fn side_outputs(&mut self, operator: OperatorId) -> SideOutputs {
+        let factories = self
+            .graph
+            .side_outputs
+            .get(&operator)
+            .cloned()
+            .unwrap_or_default();
+        SideOutputs {
+            channels: factories
+                .into_iter()
+                .map(|(tag, make)| (tag, make(self)))
+                .collect(),
+        }
     }
 
     /// The downstream of stream `node`: its consumers' chains, teed if there are several.
@@ -83,7 +112,7 @@ impl ShardBuilder {
             outbound,
             self.context.config.batch_size,
         )));
-        self.drains.push(outbox.clone());
+        self.parts.drains.push(outbox.clone());
         Box::new(ExchangeOutput {
             id,
             outbox,

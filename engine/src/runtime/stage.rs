@@ -15,7 +15,7 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use futures_lite::future::yield_now;
+use futures_lite::future::{or, yield_now};
 
 use super::throttle::Throttle;
 use super::ShardContext;
@@ -24,8 +24,9 @@ use crate::error::JobError;
 use crate::exchange::gate::{Gate, Input};
 use crate::exchange::outbox::Drain;
 use crate::metrics::ShardCounters;
-use crate::operators::{current, enter, BoxOutput, OperatorId};
-use crate::plan::{Data, ExchangeId, ShardBuilder, StageTask};
+use crate::operators::{current, enter, BoxOutput, OperatorId, ProcessingTimers};
+use crate::plan::{Data, ExchangeId, ShardBuilder, StageParts, StageTask};
+use crate::time::{processing_time_now, Timestamp};
 
 /// The shortest nap of a source that is ahead of its rate: long enough to let its core rest,
 /// short enough to add little latency (records due meanwhile go out in one batch).
@@ -64,8 +65,8 @@ pub(crate) fn source_stage<T: Data>(
     rate_per_shard: Option<f64>,
     head: impl FnOnce(&mut ShardBuilder) -> BoxOutput<T>,
 ) -> StageTask {
-    let (chain, drains) = builder.stage_chain(head);
-    let stage = Stage::new(builder, chain, drains);
+    let (chain, parts) = builder.stage_chain(head);
+    let stage = Stage::new(builder, chain, parts);
     Box::pin(stage.run_source(operator, split, rate_per_shard.map(Throttle::new)))
 }
 
@@ -79,8 +80,8 @@ pub(crate) fn receiver_stage<T: Data>(
         .iter()
         .flat_map(|&exchange| builder.inbound::<T>(exchange))
         .collect();
-    let (chain, drains) = builder.stage_chain(head);
-    let stage = Stage::new(builder, chain, drains);
+    let (chain, parts) = builder.stage_chain(head);
+    let stage = Stage::new(builder, chain, parts);
     Box::pin(stage.run_receiver(Gate::new(inbound)))
 }
 
@@ -88,16 +89,18 @@ struct Stage<T> {
     context: Rc<ShardContext>,
     chain: BoxOutput<T>,
     drains: Vec<Rc<dyn Drain>>,
+    timers: Vec<Rc<dyn ProcessingTimers>>,
     /// When partial batches were last shipped.
     flushed_at: Instant,
 }
 
 impl<T: Data> Stage<T> {
-    fn new(builder: &ShardBuilder, chain: BoxOutput<T>, drains: Vec<Rc<dyn Drain>>) -> Self {
+    fn new(builder: &ShardBuilder, chain: BoxOutput<T>, parts: StageParts) -> Self {
         Self {
             context: builder.context.clone(),
             chain,
-            drains,
+            drains: parts.drains,
+            timers: parts.timers,
             flushed_at: Instant::now(),
         }
     }
@@ -153,7 +156,17 @@ impl<T: Data> Stage<T> {
                 None if gate.is_finished() => return self.finish().await,
                 None => {
                     self.flush().await?;
-                    poll_fn(|cx| gate.poll_ready(cx)).await;
+                    match self.next_timer() {
+                        None => poll_fn(|cx| gate.poll_ready(cx)).await,
+                        Some(deadline) => {
+                            let wait = deadline.saturating_sub(processing_time_now()).max(0);
+                            or(poll_fn(|cx| gate.poll_ready(cx)), async {
+                                glommio::timer::sleep(Duration::from_millis(wait as u64)).await;
+                            })
+                            .await;
+                            self.fire_timers()?;
+                        }
+                    }
                     continue;
                 }
             }
@@ -165,6 +178,7 @@ impl<T: Data> Stage<T> {
     /// timeout, waits for credit for whatever is backlogged, and lets the shard's other stages
     /// run.
     async fn after_batch(&mut self) -> Result<(), JobError> {
+        self.fire_timers()?;
         if !self.drains.is_empty()
             && self.flushed_at.elapsed() >= self.context.config.buffer_timeout
         {
@@ -173,6 +187,31 @@ impl<T: Data> Stage<T> {
             self.drain().await?;
         }
         yield_now().await;
+        Ok(())
+    }
+
+    /// The earliest processing-time timer of the stage's operators.
+    fn next_timer(&self) -> Option<Timestamp> {
+        self.timers
+            .iter()
+            .filter_map(|t| t.next_processing_time())
+            .min()
+    }
+
+    /// Fires the processing-time timers that are due.
+    fn fire_timers(&self) -> Result<(), JobError> {
+        if self.timers.is_empty() {
+            return Ok(());
+        }
+        let now = processing_time_now();
+        for timers in &self.timers {
+            if timers
+                .next_processing_time()
+                .is_some_and(|next| next <= now)
+            {
+                guard(&self.context, || timers.on_processing_time(now))?;
+            }
+        }
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use super::KeyedStore;
 
 /// Keyed state in an in-memory hash map, hashed with a fast seeded hasher (foldhash): this map
 /// never reaches disk and never decides placement.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct HeapStore<K, V> {
     map: HashMap<K, V>,
 }
@@ -18,6 +18,30 @@ impl<K, V> Default for HeapStore<K, V> {
         Self {
             map: HashMap::default(),
         }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> HeapStore<K, V> {
+    /// The value of `key`, mutably, if any.
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key)
+    }
+
+    /// Sets the value of `key`, returning the one it replaces; the key is cloned only when
+    /// it was absent.
+    pub fn insert(&mut self, key: &K, value: V) -> Option<V> {
+        match self.map.raw_entry_mut().from_key(key) {
+            RawEntryMut::Occupied(mut entry) => Some(entry.insert(value)),
+            RawEntryMut::Vacant(entry) => {
+                entry.insert(key.clone(), value);
+                None
+            }
+        }
+    }
+
+    /// Keeps only the keys for which `keep` holds (it may also change their values).
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        self.map.retain(|key, value| keep(key, value));
     }
 }
 
@@ -57,5 +81,18 @@ mod tests {
         assert_eq!(store.len(), 1);
         assert_eq!(store.remove(&"a".into()), Some(12));
         assert!(store.is_empty());
+    }
+
+    #[test]
+    fn insert_replaces_and_retain_filters() {
+        let mut store = HeapStore::<u32, u32>::default();
+        assert_eq!(store.insert(&1, 10), None);
+        assert_eq!(store.insert(&1, 11), Some(10));
+        store.insert(&2, 20);
+        *store.get_mut(&2).unwrap() += 1;
+        store.retain(|key, _| *key != 1);
+        assert_eq!(store.get(&1), None);
+        assert_eq!(store.get(&2), Some(&21));
+        assert_eq!(store.len(), 1);
     }
 }

@@ -3,10 +3,44 @@
 //! Every backend implements [`KeyedStore`]; operators are generic over it, so a backend's
 //! lookups inline into the operator's loop. Only the shard that owns a key's key group ever
 //! touches its state, so no store needs a lock.
+//!
+//! On top of the stores sit Flink's keyed state primitives, for user functions to keep as
+//! fields: [`ValueState`], [`ListState`], [`MapState`], [`ReducingState`] and
+//! [`AggregatingState`]. Each shard gets its own (empty) clone, and every access names the
+//! [`KeyScope`] it runs in, which gives the current key and the processing time; state is
+//! always that of the current key. Each can take a [`StateTtl`] (Flink's `StateTtlConfig`):
+//! entries not accessed for the TTL read as absent, and `cleanup_expired` drops them so an
+//! operator can bound its memory. TTL applies to a key's whole entry, including a whole list
+//! or map, where Flink applies it per element.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tidewater::state::{FixedScope, StateTtl, ValueState};
+//!
+//! let mut last = ValueState::<&str, u64>::new().with_ttl(StateTtl::new(Duration::from_secs(1)));
+//! last.update(&FixedScope::new(&"a", 0), 1);
+//! assert_eq!(last.value(&FixedScope::new(&"a", 999)), Some(&1));
+//! assert_eq!(last.value(&FixedScope::new(&"b", 999)), None);
+//! assert_eq!(last.value(&FixedScope::new(&"a", 1_000)), None);
+//! ```
 
+mod aggregating;
 mod heap;
+mod list;
+mod map;
+mod reducing;
+mod scope;
+mod ttl;
+mod value;
 
+pub use aggregating::AggregatingState;
 pub use heap::HeapStore;
+pub use list::ListState;
+pub use map::MapState;
+pub use reducing::ReducingState;
+pub use scope::{FixedScope, KeyScope};
+pub use ttl::{StateTtl, TtlUpdate, TtlVisibility};
+pub use value::ValueState;
 
 /// A map from key to value, owned by one shard.
 pub trait KeyedStore<K, V> {

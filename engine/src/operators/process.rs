@@ -1,0 +1,336 @@
+//! Process functions: the lowest-level operators, with access to time, timers, keyed state
+//! and side outputs (Flink's `ProcessFunction` and `KeyedProcessFunction`).
+
+use std::hash::Hash;
+use std::sync::Arc;
+
+use super::side_output::{OutputTag, SideOutputs};
+use super::{enter, BoxOutput, OperatorId, Output};
+use crate::time::{processing_time_now, TimerQueue, Timestamp};
+
+/// Reads a record's event time.
+pub type TimestampFn<T> = Arc<dyn Fn(&T) -> Timestamp + Send + Sync>;
+
+/// Which clock a timer belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeDomain {
+    /// Fired when the watermark passes the timer.
+    EventTime,
+    /// Fired when the shard's wall clock passes the timer.
+    ProcessingTime,
+}
+
+/// A keyed operator's timers, per time domain.
+#[derive(Debug, Clone)]
+pub struct Timers<K> {
+    event: TimerQueue<K>,
+    processing: TimerQueue<K>,
+}
+
+impl<K> Default for Timers<K> {
+    fn default() -> Self {
+        Self {
+            event: TimerQueue::default(),
+            processing: TimerQueue::default(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> Timers<K> {
+    /// The queue of `domain`.
+    pub(crate) fn queue_mut(&mut self, domain: TimeDomain) -> &mut TimerQueue<K> {
+        match domain {
+            TimeDomain::EventTime => &mut self.event,
+            TimeDomain::ProcessingTime => &mut self.processing,
+        }
+    }
+
+    /// The earliest processing-time timer.
+    pub(crate) fn next_processing_time(&self) -> Option<Timestamp> {
+        self.processing.next_time()
+    }
+}
+
+/// What a process function sees while it handles a record or a timer.
+pub struct Context<'a, K, O> {
+    key: &'a K,
+    timestamp: Option<Timestamp>,
+    watermark: Timestamp,
+    processing_time: Timestamp,
+    timers: Option<&'a mut Timers<K>>,
+    out: &'a mut Vec<O>,
+    side: &'a mut SideOutputs,
+}
+
+impl<K: Hash + Eq + Clone, O> Context<'_, K, O> {
+    /// The current key (`()` on a non-keyed stream).
+    pub fn key(&self) -> &K {
+        self.key
+    }
+
+    /// The event time of the record being processed (if the stream has timestamps), or the
+    /// time of the timer firing.
+    pub fn timestamp(&self) -> Option<Timestamp> {
+        self.timestamp
+    }
+
+    /// The operator's current watermark.
+    pub fn current_watermark(&self) -> Timestamp {
+        self.watermark
+    }
+
+    /// The shard's processing time (ms since the epoch), read once per batch.
+    pub fn current_processing_time(&self) -> Timestamp {
+        self.processing_time
+    }
+
+    /// Emits a record to the main output.
+    #[inline]
+    pub fn emit(&mut self, record: O) {
+        self.out.push(record);
+    }
+
+    /// Emits a record to the side output `tag`.
+    pub fn output<S: 'static>(&mut self, tag: &OutputTag<S>, record: S) {
+        self.side.emit(tag, record);
+    }
+
+    /// Fires `on_timer` for the current key once the watermark reaches `time`.
+    pub fn register_event_time_timer(&mut self, time: Timestamp) {
+        let key = self.key;
+        self.timers(TimeDomain::EventTime).register(key, time);
+    }
+
+    /// Fires `on_timer` for the current key once the wall clock reaches `time`.
+    pub fn register_processing_time_timer(&mut self, time: Timestamp) {
+        let key = self.key;
+        self.timers(TimeDomain::ProcessingTime).register(key, time);
+    }
+
+    /// Deletes the current key's event-time timer at `time`.
+    pub fn delete_event_time_timer(&mut self, time: Timestamp) {
+        let key = self.key;
+        self.timers(TimeDomain::EventTime).delete(key, time);
+    }
+
+    /// Deletes the current key's processing-time timer at `time`.
+    pub fn delete_processing_time_timer(&mut self, time: Timestamp) {
+        let key = self.key;
+        self.timers(TimeDomain::ProcessingTime).delete(key, time);
+    }
+
+    fn timers(&mut self, domain: TimeDomain) -> &mut TimerQueue<K> {
+        match self.timers.as_deref_mut() {
+            Some(timers) => timers.queue_mut(domain),
+            None => panic!("timers are only available on keyed streams (use key_by(..).process)"),
+        }
+    }
+}
+
+impl<K, O> crate::state::KeyScope<K> for Context<'_, K, O> {
+    fn current_key(&self) -> &K {
+        self.key
+    }
+
+    fn processing_time(&self) -> Timestamp {
+        self.processing_time
+    }
+}
+
+/// A function over a keyed stream with timers and keyed state (Flink's
+/// `KeyedProcessFunction`). Each shard runs its own clone; keep keyed state in fields of
+/// the state types of [`crate::state`] and access it through the context.
+pub trait KeyedProcessFunction<K, I, O>: Clone + Send + Sync + 'static {
+    /// Handles one record.
+    fn process_element(&mut self, record: I, ctx: &mut Context<'_, K, O>);
+
+    /// Handles a timer of the current key firing at `timestamp`.
+    fn on_timer(&mut self, timestamp: Timestamp, domain: TimeDomain, ctx: &mut Context<'_, K, O>) {
+        let _ = (timestamp, domain, ctx);
+    }
+}
+
+/// A function over a non-keyed stream (Flink's `ProcessFunction`): time and side outputs,
+/// no timers or keyed state.
+pub trait ProcessFunction<I, O>: Clone + Send + Sync + 'static {
+    /// Handles one record.
+    fn process_element(&mut self, record: I, ctx: &mut Context<'_, (), O>);
+}
+
+/// Everything a process operator holds besides its function.
+pub(crate) struct ProcessCore<I, K, O> {
+    pub(crate) id: OperatorId,
+    pub(crate) timestamp: Option<TimestampFn<I>>,
+    pub(crate) timers: Timers<K>,
+    pub(crate) watermark: Timestamp,
+    pub(crate) next: BoxOutput<O>,
+    pub(crate) side: SideOutputs,
+}
+
+impl<I, K: Hash + Eq + Clone, O> ProcessCore<I, K, O> {
+    pub(crate) fn new(
+        id: OperatorId,
+        timestamp: Option<TimestampFn<I>>,
+        next: BoxOutput<O>,
+        side: SideOutputs,
+    ) -> Self {
+        Self {
+            id,
+            timestamp,
+            timers: Timers::default(),
+            watermark: Timestamp::MIN,
+            next,
+            side,
+        }
+    }
+
+    /// Runs `handle` for every record of `batch` with its context, then ships the output.
+    fn each_record(
+        &mut self,
+        batch: Vec<I>,
+        keyed: bool,
+        mut key_of: impl FnMut(&I) -> K,
+        mut handle: impl FnMut(I, &mut Context<'_, K, O>),
+    ) {
+        enter(self.id);
+        let now = processing_time_now();
+        let mut out = Vec::new();
+        for record in batch {
+            let key = key_of(&record);
+            let timestamp = self.timestamp.as_ref().map(|f| f(&record));
+            let mut ctx = Context {
+                key: &key,
+                timestamp,
+                watermark: self.watermark,
+                processing_time: now,
+                timers: keyed.then_some(&mut self.timers),
+                out: &mut out,
+                side: &mut self.side,
+            };
+            handle(record, &mut ctx);
+        }
+        self.ship(out);
+    }
+
+    /// Fires every timer of `domain` at or before `limit`, in time order.
+    fn fire(
+        &mut self,
+        domain: TimeDomain,
+        limit: Timestamp,
+        mut on_timer: impl FnMut(Timestamp, &mut Context<'_, K, O>),
+    ) {
+        enter(self.id);
+        let now = processing_time_now();
+        let mut out = Vec::new();
+        while let Some((time, key)) = self.timers.queue_mut(domain).pop_due(limit) {
+            let mut ctx = Context {
+                key: &key,
+                timestamp: Some(time),
+                watermark: self.watermark,
+                processing_time: now,
+                timers: Some(&mut self.timers),
+                out: &mut out,
+                side: &mut self.side,
+            };
+            on_timer(time, &mut ctx);
+        }
+        self.ship(out);
+    }
+
+    fn ship(&mut self, out: Vec<O>) {
+        if !out.is_empty() {
+            self.next.push(out);
+        }
+        self.side.flush();
+    }
+
+    fn end(&mut self) {
+        self.next.end();
+        self.side.end();
+    }
+}
+
+/// The operator running a [`KeyedProcessFunction`].
+pub(crate) struct KeyedProcess<I, K, KF, F, O> {
+    pub(crate) core: ProcessCore<I, K, O>,
+    pub(crate) key: KF,
+    pub(crate) function: F,
+}
+
+impl<I, K, KF, F, O> KeyedProcess<I, K, KF, F, O>
+where
+    K: Hash + Eq + Clone,
+    F: KeyedProcessFunction<K, I, O>,
+{
+    /// Fires the processing-time timers due at `now`.
+    pub(crate) fn on_processing_time(&mut self, now: Timestamp) {
+        let function = &mut self.function;
+        self.core
+            .fire(TimeDomain::ProcessingTime, now, |time, ctx| {
+                function.on_timer(time, TimeDomain::ProcessingTime, ctx)
+            });
+    }
+
+    /// The earliest processing-time timer.
+    pub(crate) fn next_processing_time(&self) -> Option<Timestamp> {
+        self.core.timers.next_processing_time()
+    }
+}
+
+impl<I, K, KF, F, O> Output<I> for KeyedProcess<I, K, KF, F, O>
+where
+    K: Hash + Eq + Clone,
+    KF: FnMut(&I) -> K,
+    F: KeyedProcessFunction<K, I, O>,
+{
+    fn push(&mut self, batch: Vec<I>) {
+        let function = &mut self.function;
+        self.core
+            .each_record(batch, true, &mut self.key, |record, ctx| {
+                function.process_element(record, ctx)
+            });
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) {
+        self.core.watermark = watermark;
+        let function = &mut self.function;
+        self.core
+            .fire(TimeDomain::EventTime, watermark, |time, ctx| {
+                function.on_timer(time, TimeDomain::EventTime, ctx)
+            });
+        self.core.next.watermark(watermark);
+        self.core.side.watermark(watermark);
+    }
+
+    fn end(&mut self) {
+        self.core.end();
+    }
+}
+
+/// The operator running a [`ProcessFunction`].
+pub(crate) struct Process<I, F, O> {
+    pub(crate) core: ProcessCore<I, (), O>,
+    pub(crate) function: F,
+}
+
+impl<I, F: ProcessFunction<I, O>, O> Output<I> for Process<I, F, O> {
+    fn push(&mut self, batch: Vec<I>) {
+        let function = &mut self.function;
+        self.core.each_record(
+            batch,
+            false,
+            |_| (),
+            |record, ctx| function.process_element(record, ctx),
+        );
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) {
+        self.core.watermark = watermark;
+        self.core.next.watermark(watermark);
+        self.core.side.watermark(watermark);
+    }
+
+    fn end(&mut self) {
+        self.core.end();
+    }
+}

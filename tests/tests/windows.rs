@@ -1,0 +1,256 @@
+//! Windows against plain batch computations: tumbling, sliding and session windows on
+//! out-of-order input (within the watermark bound) on 1, 2 and 4 shards; lateness and the
+//! late-data side output; session merging; count triggers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use tidewater::operators::window::{self, CountTrigger, TimeWindow, WindowAssigner, Windowed};
+use tidewater::operators::{Count, OutputTag, Sum};
+use tidewater::prelude::*;
+
+/// (key, event time, value)
+type Event = (u8, i64, i64);
+
+const BOUND_MS: i64 = 3_000;
+
+/// Input in arrival order: timestamps rise by a random step and jitter below the watermark
+/// bound, so no record is later than the bound allows.
+fn events() -> impl Strategy<Value = Vec<Event>> {
+    prop::collection::vec((0u8..4, 0i64..2_500, 0i64..BOUND_MS, -50i64..50), 0..250).prop_map(
+        |steps| {
+            let mut base = 0;
+            steps
+                .into_iter()
+                .map(|(key, step, jitter, value)| {
+                    base += step;
+                    (key, base + jitter, value)
+                })
+                .collect()
+        },
+    )
+}
+
+fn assigners() -> impl Strategy<Value = WindowAssigner> {
+    prop_oneof![
+        (1u64..20).prop_map(|s| window::tumbling(Duration::from_millis(s * 500))),
+        (1u64..6, 1u64..4).prop_map(|(slide, times)| window::sliding(
+            Duration::from_millis(slide * 500 * times),
+            Duration::from_millis(slide * 500)
+        )),
+        (1u64..10).prop_map(|g| window::session(Duration::from_millis(g * 700))),
+    ]
+}
+
+/// The plain computation: (key, window) → (count, sum).
+fn batch(events: &[Event], assigner: WindowAssigner) -> BTreeMap<(u8, TimeWindow), (u64, i64)> {
+    let mut out = BTreeMap::new();
+    match assigner {
+        WindowAssigner::Session { gap, .. } => {
+            let mut by_key: BTreeMap<u8, Vec<(i64, i64)>> = BTreeMap::new();
+            for &(key, ts, value) in events {
+                by_key.entry(key).or_default().push((ts, value));
+            }
+            for (key, mut records) in by_key {
+                records.sort();
+                let mut session: Option<(TimeWindow, u64, i64)> = None;
+                for (ts, value) in records {
+                    session = Some(match session {
+                        Some((window, count, sum)) if ts < window.end => (
+                            TimeWindow::new(window.start, window.end.max(ts + gap)),
+                            count + 1,
+                            sum + value,
+                        ),
+                        previous => {
+                            if let Some((window, count, sum)) = previous {
+                                out.insert((key, window), (count, sum));
+                            }
+                            (TimeWindow::new(ts, ts + gap), 1, value)
+                        }
+                    });
+                }
+                if let Some((window, count, sum)) = session {
+                    out.insert((key, window), (count, sum));
+                }
+            }
+        }
+        _ => {
+            for &(key, ts, value) in events {
+                assigner.assign(ts, |window| {
+                    let entry = out.entry((key, window)).or_insert((0, 0));
+                    entry.0 += 1;
+                    entry.1 += value;
+                });
+            }
+        }
+    }
+    out
+}
+
+fn engine(
+    events: &[Event],
+    assigner: WindowAssigner,
+    shards: usize,
+) -> BTreeMap<(u8, TimeWindow), (u64, i64)> {
+    let env = Env::new(
+        JobConfig::default()
+            .shards(shards)
+            .pinning(Pinning::Never)
+            .batch_size(8),
+    );
+    let keyed = env
+        .from_collection(events.to_vec())
+        .assign_timestamps(|e: &Event| e.1, BOUND_MS)
+        .key_by(|e: &Event| e.0);
+    let counts = keyed.window(assigner).aggregate(Count).collect();
+    let sums = keyed
+        .window(assigner)
+        .aggregate(Sum(|e: &Event| e.2))
+        .collect();
+    let report = env.execute().unwrap();
+    let metrics_late = report.source_records; // read to keep the report used
+    assert_eq!(metrics_late, events.len() as u64);
+    let mut out: BTreeMap<(u8, TimeWindow), (u64, i64)> = BTreeMap::new();
+    for Windowed { key, window, value } in counts.take() {
+        let previous = out.insert((key, window), (value, 0));
+        assert!(
+            previous.is_none(),
+            "window {window:?} of key {key} fired twice"
+        );
+    }
+    for Windowed { key, window, value } in sums.take() {
+        let entry = out
+            .get_mut(&(key, window))
+            .expect("sums and counts see the same windows");
+        entry.1 = value;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn windows_equal_the_batch_computation(events in events(), assigner in assigners()) {
+        let expected = batch(&events, assigner);
+        for shards in [1, 2, 4] {
+            prop_assert_eq!(&engine(&events, assigner, shards), &expected, "on {} shards", shards);
+        }
+    }
+}
+
+#[test]
+fn records_beyond_the_allowed_lateness_go_to_the_side_output_and_are_counted() {
+    // One record per batch, so that a watermark follows every record.
+    let env = Env::new(JobConfig::default().shards(1).batch_size(1));
+    let late = OutputTag::<Event>::new("late");
+    let input: Vec<Event> = vec![
+        (1, 1_000, 1),
+        (1, 12_000, 10),  // watermark 11 999: [0, 10 000) fires with 1
+        (1, 2_000, 2),    // late but within 5 s of lateness: fires again with 3
+        (1, 16_000, 100), // watermark 15 999: [0, 10 000) is cleaned up
+        (1, 3_000, 4),    // too late
+        (1, 4_000, 8),    // too late
+    ];
+    let windows = env
+        .from_collection(input)
+        .assign_timestamps(|e: &Event| e.1, 0)
+        .key_by(|e: &Event| e.0)
+        .window(window::tumbling(Duration::from_secs(10)))
+        .allowed_lateness(Duration::from_secs(5))
+        .side_output_late_data(&late)
+        .aggregate(Sum(|e: &Event| e.2));
+    let late_records = windows.side_output(&late).collect();
+    let results = windows.collect();
+    let handle = env.execute_async().unwrap();
+    let metrics = handle.metrics().clone();
+    handle.join().unwrap();
+
+    let first = TimeWindow::new(0, 10_000);
+    let second = TimeWindow::new(10_000, 20_000);
+    let results: Vec<(TimeWindow, i64)> = results
+        .take()
+        .into_iter()
+        .map(|w| (w.window, w.value))
+        .collect();
+    assert_eq!(results, vec![(first, 1), (first, 3), (second, 110)]);
+    assert_eq!(late_records.take(), vec![(1, 3_000, 4), (1, 4_000, 8)]);
+    assert_eq!(metrics.late_records(), 2);
+}
+
+#[test]
+fn an_out_of_order_record_bridging_two_sessions_merges_them() {
+    let env = Env::new(JobConfig::default().shards(2).pinning(Pinning::Never));
+    // Sessions [0, 10 000) and [15 000, 25 000) of key 7 are bridged by 8 000, whose window
+    // [8 000, 18 000) overlaps both; key 9's sessions stay apart (touching only).
+    let input: Vec<Event> = vec![
+        (7, 0, 1),
+        (9, 0, 1),
+        (7, 15_000, 1),
+        (9, 10_000, 1),
+        (7, 8_000, 1),
+    ];
+    let sessions = env
+        .from_collection(input)
+        .assign_timestamps(|e: &Event| e.1, 20_000)
+        .key_by(|e: &Event| e.0)
+        .window(window::session(Duration::from_secs(10)))
+        .aggregate(Count)
+        .collect();
+    env.execute().unwrap();
+    let mut sessions: Vec<_> = sessions
+        .take()
+        .into_iter()
+        .map(|w| (w.key, w.window, w.value))
+        .collect();
+    sessions.sort();
+    assert_eq!(
+        sessions,
+        vec![
+            (7, TimeWindow::new(0, 25_000), 3),
+            (9, TimeWindow::new(0, 10_000), 1),
+            (9, TimeWindow::new(10_000, 20_000), 1),
+        ]
+    );
+}
+
+#[test]
+fn a_purging_count_trigger_on_the_global_window_fires_every_n_records() {
+    let env = Env::new(JobConfig::default().shards(2).pinning(Pinning::Never));
+    let batches = env
+        .from_collection((0..100i64).collect())
+        .key_by(|x: &i64| x % 2)
+        .window(window::global())
+        .trigger(CountTrigger::of(10).purging())
+        .process(
+            |key: &i64, _window: &TimeWindow, records: &[i64], out: &mut Vec<(i64, usize, i64)>| {
+                out.push((*key, records.len(), records.iter().sum()));
+            },
+        )
+        .collect();
+    env.execute().unwrap();
+    let batches = batches.take();
+    assert_eq!(
+        batches.len(),
+        10,
+        "50 records per key make 5 firings per key"
+    );
+    assert!(batches.iter().all(|(_, len, _)| *len == 10));
+    let total: i64 = batches.iter().map(|(_, _, sum)| sum).sum();
+    assert_eq!(total, (0..100).sum());
+}
+
+#[test]
+fn processing_time_windows_fire_everything_by_the_end() {
+    let env = Env::new(JobConfig::default().shards(2).pinning(Pinning::Never));
+    let counts = env
+        .generate(5_000, |i| i)
+        .key_by(|x: &u64| x % 3)
+        .window(window::tumbling(Duration::from_millis(20)).processing_time())
+        .aggregate(Count)
+        .collect();
+    env.execute().unwrap();
+    let total: u64 = counts.take().iter().map(|w| w.value).sum();
+    assert_eq!(total, 5_000);
+}
