@@ -21,7 +21,12 @@ impl KeyedProcessFunction<u8, Event, (u8, i64, i64)> for Delayed {
         ctx.register_event_time_timer(record.1 + 100);
     }
 
-    fn on_timer(&mut self, time: Timestamp, domain: TimeDomain, ctx: &mut Context<'_, u8, (u8, i64, i64)>) {
+    fn on_timer(
+        &mut self,
+        time: Timestamp,
+        domain: TimeDomain,
+        ctx: &mut Context<'_, u8, (u8, i64, i64)>,
+    ) {
         assert_eq!(domain, TimeDomain::EventTime);
         let firing = (*ctx.key(), time, ctx.current_watermark());
         ctx.emit(firing);
@@ -95,7 +100,9 @@ impl ProcessFunction<u64, u64> for Splitter {
 fn side_outputs_carry_what_the_function_routes_there() {
     let env = Env::new(JobConfig::default().shards(2).pinning(Pinning::Never));
     let odd = OutputTag::new("odd");
-    let evens = env.generate(1_000, |i| i).process(Splitter { odd: odd.clone() });
+    let evens = env
+        .generate(1_000, |i| i)
+        .process(Splitter { odd: odd.clone() });
     let odds = evens.side_output(&odd).rebalance().collect();
     let evens = evens.collect();
     env.execute().unwrap();
@@ -115,7 +122,11 @@ struct Alarm {
 }
 
 impl KeyedProcessFunction<u64, u64, (u64, Timestamp, Timestamp)> for Alarm {
-    fn process_element(&mut self, _record: u64, ctx: &mut Context<'_, u64, (u64, Timestamp, Timestamp)>) {
+    fn process_element(
+        &mut self,
+        _record: u64,
+        ctx: &mut Context<'_, u64, (u64, Timestamp, Timestamp)>,
+    ) {
         if self.armed.value(ctx).is_none() {
             let due = ctx.current_processing_time() + 20;
             self.armed.update(ctx, due);
@@ -149,7 +160,10 @@ fn processing_time_timers_fire_once_when_the_clock_passes_them() {
     env.execute().unwrap();
     let mut fired = fired.take();
     fired.sort_unstable();
-    assert_eq!(fired.iter().map(|f| f.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    assert_eq!(
+        fired.iter().map(|f| f.0).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
     for (_, due, at) in fired {
         assert!(at >= due, "fired at {at}, before its time {due}");
     }

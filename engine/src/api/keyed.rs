@@ -64,7 +64,8 @@ where
                 let side = builder.side_outputs(operator);
                 let next = builder.output::<O>(node);
                 let process = Rc::new(RefCell::new(KeyedProcess {
-                    core: ProcessCore::new(operator, timestamps.clone(), next, side),
+                    core: ProcessCore::new(operator, next, side),
+                    timestamp: timestamps.clone(),
                     key: key.clone(),
                     function: function.clone(),
                 }));

@@ -39,7 +39,7 @@ impl<T: Data> DataStream<T> {
         }
     }
 
-    fn with_timestamps(mut self, timestamps: Option<TimestampFn<T>>) -> Self {
+    pub(crate) fn with_timestamps(mut self, timestamps: Option<TimestampFn<T>>) -> Self {
         self.timestamps = timestamps;
         self
     }
@@ -130,7 +130,8 @@ impl<T: Data> DataStream<T> {
         self.chained("process", move |id, next, builder| {
             let side = builder.side_outputs(id);
             Box::new(Process {
-                core: ProcessCore::new(id, timestamps.clone(), next, side),
+                core: ProcessCore::new(id, next, side),
+                timestamp: timestamps.clone(),
                 function: function.clone(),
             })
         })

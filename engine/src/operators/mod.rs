@@ -5,13 +5,16 @@
 //! operator are monomorphic, so the compiler inlines the user's closures into them.
 
 mod aggregate;
+mod interval_join;
 mod process;
 mod side_output;
 mod stateless;
+mod two_input;
 pub mod window;
 
 pub(crate) use aggregate::KeyedAggregate;
 pub use aggregate::{AggregateFunction, Count, Max, Min, Reduce, Sum};
+pub(crate) use interval_join::IntervalJoin;
 pub use process::{
     Context, KeyedProcessFunction, ProcessFunction, TimeDomain, Timers, TimestampFn,
 };
@@ -19,6 +22,10 @@ pub(crate) use process::{KeyedProcess, Process, ProcessCore};
 pub use side_output::OutputTag;
 pub(crate) use side_output::{SideBuffer, SideChannel, SideOutputs};
 pub(crate) use stateless::{AssignWatermarks, FilterOp, FlatMapOp, MapOp};
+pub(crate) use two_input::{
+    BoxTwoInput, CoProcess, InputReaders, KeyedBroadcastProcess, KeyedCoProcess, TwoInput,
+};
+pub use two_input::{CoProcessFunction, KeyedBroadcastProcessFunction, KeyedCoProcessFunction};
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -47,6 +54,34 @@ impl<I, K, KF, F, O> ProcessingTimers for RefCell<KeyedProcess<I, K, KF, F, O>>
 where
     K: std::hash::Hash + Eq + Clone,
     F: KeyedProcessFunction<K, I, O>,
+{
+    fn next_processing_time(&self) -> Option<Timestamp> {
+        self.borrow().next_processing_time()
+    }
+
+    fn on_processing_time(&self, now: Timestamp) {
+        self.borrow_mut().on_processing_time(now);
+    }
+}
+
+impl<A, B, K, KA, KB, F, O> ProcessingTimers for RefCell<KeyedCoProcess<A, B, K, KA, KB, F, O>>
+where
+    K: std::hash::Hash + Eq + Clone,
+    F: KeyedCoProcessFunction<K, A, B, O>,
+{
+    fn next_processing_time(&self) -> Option<Timestamp> {
+        self.borrow().next_processing_time()
+    }
+
+    fn on_processing_time(&self, now: Timestamp) {
+        self.borrow_mut().on_processing_time(now);
+    }
+}
+
+impl<A, B, K, KA, F, O> ProcessingTimers for RefCell<KeyedBroadcastProcess<A, B, K, KA, F, O>>
+where
+    K: std::hash::Hash + Eq + Clone,
+    F: KeyedBroadcastProcessFunction<K, A, B, O>,
 {
     fn next_processing_time(&self) -> Option<Timestamp> {
         self.borrow().next_processing_time()
@@ -132,6 +167,24 @@ impl<T> Output<T> for Discard {
     fn push(&mut self, _batch: Vec<T>) {}
     fn watermark(&mut self, _watermark: Timestamp) {}
     fn end(&mut self) {}
+}
+
+impl<A, B, Op: TwoInput<A, B>> TwoInput<A, B> for Shared<Op> {
+    fn push_first(&mut self, batch: Vec<A>) {
+        self.0.borrow_mut().push_first(batch);
+    }
+
+    fn push_second(&mut self, batch: Vec<B>) {
+        self.0.borrow_mut().push_second(batch);
+    }
+
+    fn watermark(&mut self, watermark: Timestamp) {
+        TwoInput::watermark(&mut *self.0.borrow_mut(), watermark);
+    }
+
+    fn end(&mut self) {
+        TwoInput::end(&mut *self.0.borrow_mut());
+    }
 }
 
 /// Lets both the stage's chain and the stage itself (for processing-time timers) reach one

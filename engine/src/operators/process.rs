@@ -158,25 +158,18 @@ pub trait ProcessFunction<I, O>: Clone + Send + Sync + 'static {
 }
 
 /// Everything a process operator holds besides its function.
-pub(crate) struct ProcessCore<I, K, O> {
+pub(crate) struct ProcessCore<K, O> {
     pub(crate) id: OperatorId,
-    pub(crate) timestamp: Option<TimestampFn<I>>,
     pub(crate) timers: Timers<K>,
     pub(crate) watermark: Timestamp,
     pub(crate) next: BoxOutput<O>,
     pub(crate) side: SideOutputs,
 }
 
-impl<I, K: Hash + Eq + Clone, O> ProcessCore<I, K, O> {
-    pub(crate) fn new(
-        id: OperatorId,
-        timestamp: Option<TimestampFn<I>>,
-        next: BoxOutput<O>,
-        side: SideOutputs,
-    ) -> Self {
+impl<K: Hash + Eq + Clone, O> ProcessCore<K, O> {
+    pub(crate) fn new(id: OperatorId, next: BoxOutput<O>, side: SideOutputs) -> Self {
         Self {
             id,
-            timestamp,
             timers: Timers::default(),
             watermark: Timestamp::MIN,
             next,
@@ -184,11 +177,12 @@ impl<I, K: Hash + Eq + Clone, O> ProcessCore<I, K, O> {
         }
     }
 
-    /// Runs `handle` for every record of `batch` with its context, then ships the output.
-    fn each_record(
+    /// Runs `handle` for every record of `batch` with its key's context, then ships the
+    /// output.
+    pub(crate) fn each_record<I>(
         &mut self,
         batch: Vec<I>,
-        keyed: bool,
+        timestamp: Option<&TimestampFn<I>>,
         mut key_of: impl FnMut(&I) -> K,
         mut handle: impl FnMut(I, &mut Context<'_, K, O>),
     ) {
@@ -197,13 +191,38 @@ impl<I, K: Hash + Eq + Clone, O> ProcessCore<I, K, O> {
         let mut out = Vec::new();
         for record in batch {
             let key = key_of(&record);
-            let timestamp = self.timestamp.as_ref().map(|f| f(&record));
             let mut ctx = Context {
                 key: &key,
-                timestamp,
+                timestamp: timestamp.map(|f| f(&record)),
                 watermark: self.watermark,
                 processing_time: now,
-                timers: keyed.then_some(&mut self.timers),
+                timers: Some(&mut self.timers),
+                out: &mut out,
+                side: &mut self.side,
+            };
+            handle(record, &mut ctx);
+        }
+        self.ship(out);
+    }
+
+    /// Runs `handle` for every record of `batch` with a context that has no key (and so no
+    /// timers), then ships the output.
+    pub(crate) fn each_unkeyed<I>(
+        &mut self,
+        batch: Vec<I>,
+        timestamp: Option<&TimestampFn<I>>,
+        mut handle: impl FnMut(I, &mut Context<'_, (), O>),
+    ) {
+        enter(self.id);
+        let now = processing_time_now();
+        let mut out = Vec::new();
+        for record in batch {
+            let mut ctx = Context {
+                key: &(),
+                timestamp: timestamp.map(|f| f(&record)),
+                watermark: self.watermark,
+                processing_time: now,
+                timers: None,
                 out: &mut out,
                 side: &mut self.side,
             };
@@ -213,7 +232,7 @@ impl<I, K: Hash + Eq + Clone, O> ProcessCore<I, K, O> {
     }
 
     /// Fires every timer of `domain` at or before `limit`, in time order.
-    fn fire(
+    pub(crate) fn fire(
         &mut self,
         domain: TimeDomain,
         limit: Timestamp,
@@ -244,7 +263,19 @@ impl<I, K: Hash + Eq + Clone, O> ProcessCore<I, K, O> {
         self.side.flush();
     }
 
-    fn end(&mut self) {
+    /// Advances the watermark: fires due event-time timers with `on_timer`, then forwards it.
+    pub(crate) fn advance_watermark(
+        &mut self,
+        watermark: Timestamp,
+        on_timer: impl FnMut(Timestamp, &mut Context<'_, K, O>),
+    ) {
+        self.watermark = watermark;
+        self.fire(TimeDomain::EventTime, watermark, on_timer);
+        self.next.watermark(watermark);
+        self.side.watermark(watermark);
+    }
+
+    pub(crate) fn end(&mut self) {
         self.next.end();
         self.side.end();
     }
@@ -252,7 +283,8 @@ impl<I, K: Hash + Eq + Clone, O> ProcessCore<I, K, O> {
 
 /// The operator running a [`KeyedProcessFunction`].
 pub(crate) struct KeyedProcess<I, K, KF, F, O> {
-    pub(crate) core: ProcessCore<I, K, O>,
+    pub(crate) core: ProcessCore<K, O>,
+    pub(crate) timestamp: Option<TimestampFn<I>>,
     pub(crate) key: KF,
     pub(crate) function: F,
 }
@@ -285,21 +317,19 @@ where
 {
     fn push(&mut self, batch: Vec<I>) {
         let function = &mut self.function;
-        self.core
-            .each_record(batch, true, &mut self.key, |record, ctx| {
-                function.process_element(record, ctx)
-            });
+        self.core.each_record(
+            batch,
+            self.timestamp.as_ref(),
+            &mut self.key,
+            |record, ctx| function.process_element(record, ctx),
+        );
     }
 
     fn watermark(&mut self, watermark: Timestamp) {
-        self.core.watermark = watermark;
         let function = &mut self.function;
-        self.core
-            .fire(TimeDomain::EventTime, watermark, |time, ctx| {
-                function.on_timer(time, TimeDomain::EventTime, ctx)
-            });
-        self.core.next.watermark(watermark);
-        self.core.side.watermark(watermark);
+        self.core.advance_watermark(watermark, |time, ctx| {
+            function.on_timer(time, TimeDomain::EventTime, ctx)
+        });
     }
 
     fn end(&mut self) {
@@ -309,25 +339,22 @@ where
 
 /// The operator running a [`ProcessFunction`].
 pub(crate) struct Process<I, F, O> {
-    pub(crate) core: ProcessCore<I, (), O>,
+    pub(crate) core: ProcessCore<(), O>,
+    pub(crate) timestamp: Option<TimestampFn<I>>,
     pub(crate) function: F,
 }
 
 impl<I, F: ProcessFunction<I, O>, O> Output<I> for Process<I, F, O> {
     fn push(&mut self, batch: Vec<I>) {
         let function = &mut self.function;
-        self.core.each_record(
-            batch,
-            false,
-            |_| (),
-            |record, ctx| function.process_element(record, ctx),
-        );
+        self.core
+            .each_unkeyed(batch, self.timestamp.as_ref(), |record, ctx| {
+                function.process_element(record, ctx)
+            });
     }
 
     fn watermark(&mut self, watermark: Timestamp) {
-        self.core.watermark = watermark;
-        self.core.next.watermark(watermark);
-        self.core.side.watermark(watermark);
+        self.core.advance_watermark(watermark, |_, _| {});
     }
 
     fn end(&mut self) {

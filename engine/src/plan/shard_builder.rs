@@ -56,10 +56,7 @@ impl ShardBuilder {
     }
 
     /// Builds a stage's push chain with `head`, and collects what else the stage must drive.
-    pub(crate) fn stage_chain<T>(
-        &mut self,
-        head: impl FnOnce(&mut Self) -> BoxOutput<T>,
-    ) -> (BoxOutput<T>, StageParts) {
+    pub(crate) fn stage_chain<C>(&mut self, head: impl FnOnce(&mut Self) -> C) -> (C, StageParts) {
         let outer = std::mem::take(&mut self.parts);
         let chain = head(self);
         let parts = std::mem::replace(&mut self.parts, outer);

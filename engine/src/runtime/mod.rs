@@ -10,7 +10,7 @@ mod throttle;
 
 pub(crate) use job::start;
 pub use job::{JobHandle, JobReport};
-pub(crate) use stage::{receiver_stage, source_stage};
+pub(crate) use stage::{receiver_stage, source_stage, two_input_stage};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

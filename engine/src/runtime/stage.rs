@@ -21,10 +21,11 @@ use super::throttle::Throttle;
 use super::ShardContext;
 use crate::connectors::SourceSplit;
 use crate::error::JobError;
+use crate::exchange::channel::Inbound;
 use crate::exchange::gate::{Gate, Input};
 use crate::exchange::outbox::Drain;
 use crate::metrics::ShardCounters;
-use crate::operators::{current, enter, BoxOutput, OperatorId, ProcessingTimers};
+use crate::operators::{current, enter, BoxOutput, BoxTwoInput, OperatorId, ProcessingTimers};
 use crate::plan::{Data, ExchangeId, ShardBuilder, StageParts, StageTask};
 use crate::time::{processing_time_now, Timestamp};
 
@@ -76,35 +77,62 @@ pub(crate) fn receiver_stage<T: Data>(
     exchanges: &[ExchangeId],
     head: impl FnOnce(&mut ShardBuilder) -> BoxOutput<T>,
 ) -> StageTask {
-    let inbound = exchanges
-        .iter()
-        .flat_map(|&exchange| builder.inbound::<T>(exchange))
-        .collect();
+    let gate = Gate::new(inbound_of::<T>(builder, exchanges));
     let (chain, parts) = builder.stage_chain(head);
     let stage = Stage::new(builder, chain, parts);
-    Box::pin(stage.run_receiver(Gate::new(inbound)))
+    Box::pin(stage.run_receiver(gate))
 }
 
-struct Stage<T> {
+/// The stage of a two-input operator: receives `first` and `second` on this shard and
+/// drives the operator `head` makes.
+pub(crate) fn two_input_stage<A: Data, B: Data>(
+    builder: &mut ShardBuilder,
+    first: &[ExchangeId],
+    second: &[ExchangeId],
+    head: impl FnOnce(&mut ShardBuilder) -> BoxTwoInput<A, B>,
+) -> StageTask {
+    let first = Gate::new(inbound_of::<A>(builder, first));
+    let second = Gate::new(inbound_of::<B>(builder, second));
+    let (chain, parts) = builder.stage_chain(head);
+    let stage = Stage::new(builder, chain, parts);
+    Box::pin(stage.run_two_input(first, second))
+}
+
+fn inbound_of<T: Data>(builder: &mut ShardBuilder, exchanges: &[ExchangeId]) -> Vec<Inbound<T>> {
+    exchanges
+        .iter()
+        .flat_map(|&exchange| builder.inbound::<T>(exchange))
+        .collect()
+}
+
+/// What a stage pushes its input into: a one-input chain or a two-input operator.
+trait StageChain {
+    /// The stage's input is over.
+    fn end(&mut self);
+}
+
+impl<T> StageChain for BoxOutput<T> {
+    fn end(&mut self) {
+        self.as_mut().end();
+    }
+}
+
+impl<A, B> StageChain for BoxTwoInput<A, B> {
+    fn end(&mut self) {
+        self.as_mut().end();
+    }
+}
+
+struct Stage<C> {
     context: Rc<ShardContext>,
-    chain: BoxOutput<T>,
+    chain: C,
     drains: Vec<Rc<dyn Drain>>,
     timers: Vec<Rc<dyn ProcessingTimers>>,
     /// When partial batches were last shipped.
     flushed_at: Instant,
 }
 
-impl<T: Data> Stage<T> {
-    fn new(builder: &ShardBuilder, chain: BoxOutput<T>, parts: StageParts) -> Self {
-        Self {
-            context: builder.context.clone(),
-            chain,
-            drains: parts.drains,
-            timers: parts.timers,
-            flushed_at: Instant::now(),
-        }
-    }
-
+impl<T: Data> Stage<BoxOutput<T>> {
     async fn run_source(
         mut self,
         operator: OperatorId,
@@ -155,23 +183,93 @@ impl<T: Data> Stage<T> {
                 }
                 None if gate.is_finished() => return self.finish().await,
                 None => {
-                    self.flush().await?;
-                    match self.next_timer() {
-                        None => poll_fn(|cx| gate.poll_ready(cx)).await,
-                        Some(deadline) => {
-                            let wait = deadline.saturating_sub(processing_time_now()).max(0);
-                            or(poll_fn(|cx| gate.poll_ready(cx)), async {
-                                glommio::timer::sleep(Duration::from_millis(wait as u64)).await;
-                            })
-                            .await;
-                            self.fire_timers()?;
-                        }
-                    }
+                    self.wait_for_input(|cx| gate.poll_ready(cx)).await?;
                     continue;
                 }
             }
             self.after_batch().await?;
         }
+    }
+}
+
+impl<A: Data, B: Data> Stage<BoxTwoInput<A, B>> {
+    async fn run_two_input(
+        mut self,
+        mut first: Gate<A>,
+        mut second: Gate<B>,
+    ) -> Result<(), JobError> {
+        let mut watermarks = [Timestamp::MIN; 2];
+        let mut combined = Timestamp::MIN;
+        loop {
+            let first_input = first.try_next().map_err(|_| self.disconnected())?;
+            let second_input = second.try_next().map_err(|_| self.disconnected())?;
+            let progressed = first_input.is_some() || second_input.is_some();
+            match first_input {
+                Some(Input::Data(batch)) => guard(&self.context, || self.chain.push_first(batch))?,
+                Some(Input::Watermark(watermark)) => watermarks[0] = watermark,
+                None => {}
+            }
+            match second_input {
+                Some(Input::Data(batch)) => guard(&self.context, || self.chain.push_second(batch))?,
+                Some(Input::Watermark(watermark)) => watermarks[1] = watermark,
+                None => {}
+            }
+            let minimum = watermarks[0].min(watermarks[1]);
+            if minimum > combined {
+                combined = minimum;
+                guard(&self.context, || self.chain.watermark(minimum))?;
+            }
+            if progressed {
+                self.after_batch().await?;
+            } else if first.is_finished() && second.is_finished() {
+                return self.finish().await;
+            } else {
+                // A finished gate is always ready; wait only on the live ones.
+                self.wait_for_input(|cx| {
+                    let first_ready = !first.is_finished() && first.poll_ready(cx).is_ready();
+                    let second_ready = !second.is_finished() && second.poll_ready(cx).is_ready();
+                    if first_ready || second_ready {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await?;
+            }
+        }
+    }
+}
+
+impl<C: StageChain> Stage<C> {
+    fn new(builder: &ShardBuilder, chain: C, parts: StageParts) -> Self {
+        Self {
+            context: builder.context.clone(),
+            chain,
+            drains: parts.drains,
+            timers: parts.timers,
+            flushed_at: Instant::now(),
+        }
+    }
+
+    /// Nothing to read: ships partial batches, then waits until `ready` says some input may
+    /// be there or the next processing-time timer is due (and fires it).
+    async fn wait_for_input(
+        &mut self,
+        mut ready: impl FnMut(&mut std::task::Context<'_>) -> Poll<()>,
+    ) -> Result<(), JobError> {
+        self.flush().await?;
+        match self.next_timer() {
+            None => poll_fn(ready).await,
+            Some(deadline) => {
+                let wait = deadline.saturating_sub(processing_time_now()).max(0);
+                or(poll_fn(&mut ready), async {
+                    glommio::timer::sleep(Duration::from_millis(wait as u64)).await;
+                })
+                .await;
+                self.fire_timers()?;
+            }
+        }
+        Ok(())
     }
 
     /// Keeps the exchanges moving after a batch: ships partial batches older than the buffer
