@@ -1,6 +1,7 @@
-//! The pieces of `tidewater-bench`: the shared workload, the jobs per engine, latency
-//! recording and the JSON summary.
+//! The pieces of `tidewater-bench`: the shared workload (and its event-time variants), the
+//! jobs per engine, latency recording and the JSON summary.
 
+pub mod event_time;
 pub mod jobs;
 pub mod latency;
 pub mod progress;

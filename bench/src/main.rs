@@ -24,6 +24,15 @@ enum Command {
     Passthrough(RunArgs),
     /// Source → key_by → rolling count and sum per key → sink.
     KeyedCount(RunArgs),
+    /// Source → event time → key_by → sliding windows (10 s every 2 s) → count per key and
+    /// window → sink. Try `--keys 100000`.
+    SlidingCount(RunArgs),
+    /// Source (keys active in bursts) → event time → key_by → session windows (500 ms gap) →
+    /// count per session → sink. Tidewater only; try `--keys 100000`.
+    SessionCount(RunArgs),
+    /// Orders and payments (`--events` in all, half each) → key_by order id → interval join
+    /// (payments 0..=2 s after their order) → one result per pair → sink. Tidewater only.
+    IntervalJoin(RunArgs),
 }
 
 #[derive(Args)]
@@ -66,6 +75,9 @@ fn main() -> anyhow::Result<()> {
     let (job, args) = match cli.command {
         Command::Passthrough(args) => (Job::Passthrough, args),
         Command::KeyedCount(args) => (Job::KeyedCount, args),
+        Command::SlidingCount(args) => (Job::SlidingCount, args),
+        Command::SessionCount(args) => (Job::SessionCount, args),
+        Command::IntervalJoin(args) => (Job::IntervalJoin, args),
     };
     anyhow::ensure!(args.keys > 0, "--keys must be at least 1");
     anyhow::ensure!(args.rate.is_none_or(|r| r > 0.0), "--rate must be positive");

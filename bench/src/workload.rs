@@ -39,16 +39,32 @@ impl Workload {
     pub fn event(&self, index: u64) -> Event {
         let mixed = splitmix64(index);
         Event {
-            // Lemire's multiply-shift maps the hash uniformly onto 0..keys.
-            key: ((u128::from(mixed) * u128::from(self.keys)) >> 64) as u64,
+            key: below(mixed, self.keys),
             value: mixed & 0xFFFF,
-            born_ns: if index & self.sample_mask == 0 {
-                now_ns()
-            } else {
-                0
-            },
+            born_ns: self.born_ns(index),
         }
     }
+
+    /// The distinct keys.
+    pub fn keys(&self) -> u64 {
+        self.keys
+    }
+
+    /// The birth time of event `index` if it is sampled for latency (now), else 0.
+    #[inline]
+    pub fn born_ns(&self, index: u64) -> u64 {
+        if index & self.sample_mask == 0 {
+            now_ns()
+        } else {
+            0
+        }
+    }
+}
+
+/// Maps a well-mixed `hash` uniformly onto `0..n` (Lemire's multiply-shift: no division).
+#[inline]
+pub fn below(hash: u64, n: u64) -> u64 {
+    ((u128::from(hash) * u128::from(n)) >> 64) as u64
 }
 
 /// A fast, well-mixed, stateless hash of the event index (SplitMix64's finaliser).

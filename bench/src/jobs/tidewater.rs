@@ -1,8 +1,13 @@
-//! The benchmark jobs on Tidewater.
+//! The benchmark jobs on Tidewater: passthrough and keyed count here, the event-time jobs in
+//! [`windows`] and [`join`].
+
+mod join;
+mod windows;
 
 use std::time::Instant;
 
 use tidewater::prelude::*;
+use tidewater::Data;
 
 use super::{keyed_count_checksum, passthrough_checksum, Job, Spec};
 use crate::latency::Totals;
@@ -43,24 +48,17 @@ impl AggregateFunction<Event> for CountAndSum {
 /// Runs `spec` on Tidewater with `config`.
 pub fn run(spec: &Spec, config: JobConfig) -> anyhow::Result<RunStats> {
     let env = Env::new(config.shards(spec.shards));
-    let workload = spec.workload;
-    let source = Generator::new(spec.events, move |i| workload.event(i));
-    let source = match spec.rate {
-        Some(rate) => source.rate_limited(rate),
-        None => source,
-    };
-    let events = env.from_source(source).name("generator");
     let totals = Totals::default();
     match spec.job {
         Job::Passthrough => {
             let mut recorder = totals.recorder();
-            events.sink(move |event: Event| {
+            events(&env, spec).sink(move |event: Event| {
                 recorder.record(event.born_ns, passthrough_checksum(event.key, event.value));
             });
         }
         Job::KeyedCount => {
             let mut recorder = totals.recorder();
-            events
+            events(&env, spec)
                 .key_by(|event: &Event| event.key)
                 .aggregate(CountAndSum)
                 .name("count-and-sum")
@@ -70,11 +68,14 @@ pub fn run(spec: &Spec, config: JobConfig) -> anyhow::Result<RunStats> {
                     },
                 );
         }
+        Job::SlidingCount => windows::sliding_count(&env, spec, &totals),
+        Job::SessionCount => windows::session_count(&env, spec, &totals),
+        Job::IntervalJoin => join::interval_join(&env, spec, &totals),
     }
     let started = Instant::now();
     let handle = env.execute_async()?;
     let metrics = handle.metrics().clone();
-    let progress = Progress::start(spec.events, move || metrics.source_records());
+    let progress = Progress::start(spec.input_records(), move || metrics.source_records());
     let report = handle.join()?;
     drop(progress);
     Ok(RunStats {
@@ -84,4 +85,54 @@ pub fn run(spec: &Spec, config: JobConfig) -> anyhow::Result<RunStats> {
         checksum: totals.checksum(),
         results: totals.records(),
     })
+}
+
+/// The workload's events, from the engine's generator (throttled if `spec` says so).
+fn events(env: &Env, spec: &Spec) -> DataStream<Event> {
+    let workload = spec.workload;
+    let source = Generator::new(spec.events, move |i| workload.event(i));
+    let source = match spec.rate {
+        Some(rate) => source.rate_limited(rate),
+        None => source,
+    };
+    env.from_source(source).name("generator")
+}
+
+/// The engine's [`Generator`] and its split, with record `i` made by `make(i, position)`,
+/// where `position` is `i`'s place (from 0) in its shard's part of the split: the event-time
+/// jobs derive event time from it (see [`crate::event_time`]).
+#[derive(Clone)]
+struct PositionedGenerator<F> {
+    count: u64,
+    make: F,
+    rate: Option<f64>,
+}
+
+impl<F> PositionedGenerator<F> {
+    /// `count` records, throttled to `rate` records per second in all if given.
+    fn new(count: u64, make: F, rate: Option<f64>) -> Self {
+        Self { count, make, rate }
+    }
+}
+
+impl<T, F> Source<T> for PositionedGenerator<F>
+where
+    T: Data,
+    F: Fn(u64, u64) -> T + Clone + Send + Sync + 'static,
+{
+    fn split(&self, shard: usize, shards: usize) -> Box<dyn SourceSplit<T>> {
+        // Where this shard's part starts, read from the engine's own split of the same count
+        // so that the two cannot disagree.
+        let mut first = Vec::with_capacity(1);
+        Generator::new(self.count, |i| i)
+            .split(shard, shards)
+            .next_batch(&mut first, 1);
+        let start = first.first().copied().unwrap_or(0);
+        let make = self.make.clone();
+        Generator::new(self.count, move |i| make(i, i - start)).split(shard, shards)
+    }
+
+    fn rate_limit(&self) -> Option<f64> {
+        self.rate
+    }
 }

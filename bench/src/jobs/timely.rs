@@ -2,10 +2,15 @@
 //!
 //! Each job is the idiomatic timely program for what the Tidewater version computes: one
 //! worker per shard (`Config::process`), a `source` operator per worker that generates its
-//! contiguous part of the event indices in containers of [`BATCH`] records and reschedules
-//! itself between batches, and sinks that feed a [`Recorder`]. The timestamp is `()`: these
-//! jobs need no event time, so the only progress traffic is the source's capability being
-//! dropped at the end.
+//! contiguous part of the event indices in containers of at most [`BATCH`] records and
+//! reschedules itself between batches, and sinks that feed a [`Recorder`]. Passthrough and
+//! keyed count need no event time: their timestamp is `()`, so the only progress traffic is
+//! the source's capability being dropped at the end. Sliding count ([`windows`]) uses the
+//! event time as the timestamp, so the frontier plays the watermark's role.
+//!
+//! Session count and the interval join have no timely version.
+
+mod windows;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,6 +21,7 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::{Scope, Stream};
+use timely::progress::Timestamp;
 use timely::worker::Worker;
 use timely::Config;
 
@@ -23,13 +29,13 @@ use super::{keyed_count_checksum, passthrough_checksum, Job, Spec};
 use crate::latency::{Recorder, Totals};
 use crate::progress::Progress;
 use crate::summary::RunStats;
-use crate::workload::{Event, Workload};
 
 /// Records per container the source emits per activation (Tidewater's default batch size).
 const BATCH: usize = 1024;
 
 /// An event on the wire of an exchange: `(key, value, born_ns)`. Timely's exchange needs a
-/// serde-serialisable record, which a tuple is and [`Event`] is not.
+/// serde-serialisable record, which a tuple is and
+/// [`Event`](crate::workload::Event) is not.
 type Keyed = (u64, u64, u64);
 
 /// A keyed-count result: `(key, count, sum, born_ns)`.
@@ -37,6 +43,14 @@ type Counted = (u64, u64, u64, u64);
 
 /// Runs `spec` on timely-dataflow with one worker per shard, pinned if `pin`.
 pub fn run(spec: &Spec, pin: bool) -> anyhow::Result<RunStats> {
+    anyhow::ensure!(
+        matches!(
+            spec.job,
+            Job::Passthrough | Job::KeyedCount | Job::SlidingCount
+        ),
+        "{} has no timely version: run it with --engine tidewater",
+        spec.job.name()
+    );
     let spec = *spec;
     let workers = spec.shards;
     // Pin worker `w` to core `w` only when every worker gets a core of its own.
@@ -60,10 +74,18 @@ pub fn run(spec: &Spec, pin: bool) -> anyhow::Result<RunStats> {
             }
             let recorder = totals.recorder();
             let generated = generated.clone();
-            worker.dataflow::<(), _, _>(move |scope| match spec.job {
-                Job::Passthrough => passthrough(scope, &spec, generated, recorder),
-                Job::KeyedCount => keyed_count(scope, &spec, generated, recorder),
-            });
+            match spec.job {
+                Job::Passthrough => worker.dataflow::<(), _, _>(move |scope| {
+                    passthrough(scope, &spec, generated, recorder)
+                }),
+                Job::KeyedCount => worker.dataflow::<(), _, _>(move |scope| {
+                    keyed_count(scope, &spec, generated, recorder)
+                }),
+                Job::SlidingCount => worker.dataflow::<u64, _, _>(move |scope| {
+                    windows::sliding_count(scope, &spec, generated, recorder)
+                }),
+                Job::SessionCount | Job::IntervalJoin => unreachable!("refused above"),
+            }
         })
         .map_err(|e| anyhow::anyhow!("timely failed to start: {e}"))?
     };
@@ -90,17 +112,17 @@ fn passthrough(
     generated: Arc<AtomicU64>,
     mut recorder: Recorder,
 ) {
-    generator(scope, spec, generated, |event| event).sink(
-        Pipeline,
-        "sink",
-        move |(input, _frontier)| {
-            input.for_each(|_capability, events| {
-                for event in events.iter() {
-                    recorder.record(event.born_ns, passthrough_checksum(event.key, event.value));
-                }
-            });
-        },
-    );
+    let workload = spec.workload;
+    generator(scope, spec, generated, move |index, _position| {
+        ((), workload.event(index))
+    })
+    .sink(Pipeline, "sink", move |(input, _frontier)| {
+        input.for_each(|_capability, events| {
+            for event in events.iter() {
+                recorder.record(event.born_ns, passthrough_checksum(event.key, event.value));
+            }
+        });
+    });
 }
 
 /// Source → exchange by key → rolling count and sum per key → sink.
@@ -110,9 +132,16 @@ fn keyed_count(
     generated: Arc<AtomicU64>,
     mut recorder: Recorder,
 ) {
-    generator(scope, spec, generated, |event| -> Keyed {
-        (event.key, event.value, event.born_ns)
-    })
+    let workload = spec.workload;
+    generator(
+        scope,
+        spec,
+        generated,
+        move |index, _position| -> ((), Keyed) {
+            let event = workload.event(index);
+            ((), (event.key, event.value, event.born_ns))
+        },
+    )
     .unary::<CapacityContainerBuilder<Vec<Counted>>, _, _, _>(
         // The exchange routes by the low bits of the hash: mix the key so that any key
         // distribution spreads evenly (a multiply and a shift, ~1 ns).
@@ -147,25 +176,28 @@ fn keyed_count(
     });
 }
 
-/// This worker's part of the events `0..spec.events`, each made into a record by `make`, in
-/// containers of at most [`BATCH`] records, paced to `spec.rate / workers` if throttled.
-/// Every emitted event is added to `generated`.
-fn generator<'scope, D, F>(
-    scope: Scope<'scope, ()>,
+/// This worker's part of the events `0..spec.events`: event `index`, at `position` (from 0)
+/// in the part, becomes a record at a timestamp by `make(index, position)`. Records go out in
+/// containers of at most [`BATCH`], one per run of equal timestamps, under a capability
+/// downgraded as the timestamps grow: `make`'s timestamps must not decrease with the index.
+/// Paced to `spec.rate / workers` if throttled; every emitted event is added to `generated`.
+fn generator<'scope, T, D, F>(
+    scope: Scope<'scope, T>,
     spec: &Spec,
     generated: Arc<AtomicU64>,
     make: F,
-) -> Stream<'scope, (), Vec<D>>
+) -> Stream<'scope, T, Vec<D>>
 where
+    T: Timestamp,
     D: Clone + 'static,
-    F: Fn(Event) -> D + 'static,
+    F: Fn(u64, u64) -> (T, D) + 'static,
 {
     let workers = scope.peers();
     let worker = scope.index();
     // The same contiguous split as Tidewater's `Generator`.
     let part = |i: usize| (u128::from(spec.events) * i as u128 / workers as u128) as u64;
-    let (mut next, end) = (part(worker), part(worker + 1));
-    let workload: Workload = spec.workload;
+    let (start, end) = (part(worker), part(worker + 1));
+    let mut next = start;
     let per_second = spec.rate.map(|rate| rate / workers as f64);
     source::<_, CapacityContainerBuilder<Vec<D>>, _, _>(
         scope,
@@ -181,7 +213,7 @@ where
                     capability = None;
                     return;
                 }
-                let Some(held) = capability.as_ref() else {
+                let Some(held) = capability.as_mut() else {
                     return;
                 };
                 let room = (end - next).min(BATCH as u64) as usize;
@@ -196,9 +228,28 @@ where
                     },
                     None => room,
                 };
-                batch.extend((next..next + due as u64).map(|index| make(workload.event(index))));
+                let indices = next..next + due as u64;
+                if std::mem::size_of::<T>() == 0 {
+                    // A zero-sized timestamp (`()`) has a single value, so there are no runs
+                    // to split: one `extend`, as cheap as a source with no timestamps (a
+                    // per-record `push` costs passthrough ~10%).
+                    batch.extend(indices.map(|index| make(index, index - start).1));
+                } else {
+                    for index in indices {
+                        let (time, record) = make(index, index - start);
+                        if time != *held.time() {
+                            if !batch.is_empty() {
+                                output.session(held).give_container(&mut batch);
+                                // The container may come back with anything in it (or recycled).
+                                batch.clear();
+                                batch.reserve(BATCH);
+                            }
+                            held.downgrade(&time);
+                        }
+                        batch.push(record);
+                    }
+                }
                 output.session(held).give_container(&mut batch);
-                // The container may come back with anything in it (or recycled).
                 batch.clear();
                 batch.reserve(BATCH);
                 next += due as u64;

@@ -10,7 +10,7 @@ use crate::connectors::{Collection, Generator, Source};
 use crate::error::JobError;
 use crate::operators::enter;
 use crate::plan::{Data, Graph};
-use crate::runtime::{self, source_stage, JobHandle, JobReport};
+use crate::runtime::{self, source_stage, JobHandle, JobReport, SourcePace};
 
 /// Builds a job (Flink's `StreamExecutionEnvironment`).
 ///
@@ -45,8 +45,11 @@ impl Env {
             enter(operator);
             let shards = builder.context.shards;
             let split = source.split(builder.shard(), shards);
-            let rate = source.rate_limit().map(|rate| rate / shards as f64);
-            source_stage(builder, operator, split, rate, |builder| {
+            let pace = SourcePace {
+                rate_per_shard: source.rate_limit().map(|rate| rate / shards as f64),
+                idle_timeout: source.idle_timeout(),
+            };
+            source_stage(builder, operator, split, pace, |builder| {
                 builder.output::<T>(node)
             })
         }));

@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::fmt::Debug;
+use std::future::Future;
 use std::hash::Hash;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -11,11 +12,11 @@ use crate::connectors::{CallbackSink, CollectHandle, CollectSink, PrintSink, Sin
 use crate::exchange::outbox::{Broadcast, Forward, Partitioner, RoundRobin};
 use crate::exchange::StableKey;
 use crate::operators::{
-    AssignWatermarks, BoxOutput, FilterOp, FlatMapOp, MapOp, OperatorId, OutputTag, Process,
-    ProcessCore, ProcessFunction, SideBuffer, TimestampFn,
+    AssignWatermarks, AsyncOptions, BoxOutput, FilterOp, FlatMapOp, MapOp, OperatorId, OutputTag,
+    Process, ProcessCore, ProcessFunction, SideBuffer, TimestampFn,
 };
 use crate::plan::{Data, ExchangeId, Graph, NodeId, ShardBuilder, SideFactory};
-use crate::runtime::receiver_stage;
+use crate::runtime::{async_stage, receiver_stage, AsyncOperator};
 use crate::time::{BoundedOutOfOrderness, Timestamp};
 
 /// A stream of `T` records (Flink's `DataStream`). Every method adds to the job's graph and
@@ -155,6 +156,37 @@ impl<T: Data> DataStream<T> {
             .push((tag.id(), factory));
         drop(graph);
         DataStream::new(self.graph.clone(), node, self.operator)
+    }
+
+    /// Calls the asynchronous `function` for every record, with up to
+    /// `options.capacity` calls in flight per shard, so that a slow service overlaps with
+    /// other records instead of stalling the shard (Flink's `AsyncDataStream`). The futures
+    /// run on the shard's executor; they need not be `Send`.
+    pub fn async_map<U, F, Fut>(&self, function: F, options: AsyncOptions<T>) -> DataStream<U>
+    where
+        U: Data,
+        F: Fn(T) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = U> + 'static,
+        AsyncOptions<T>: Send + Sync,
+    {
+        let operator = self.graph.borrow_mut().add_operator("async");
+        let exchange = self.exchange_into(operator, true, |_| Forward);
+        let node = self.graph.borrow_mut().add_node::<U>();
+        self.graph
+            .borrow_mut()
+            .stages
+            .push(Arc::new(move |builder| {
+                let async_operator = AsyncOperator {
+                    id: operator,
+                    function: function.clone(),
+                    options: options.clone(),
+                    side: builder.side_outputs(operator),
+                };
+                async_stage(builder, exchange, async_operator, |builder| {
+                    builder.output::<U>(node)
+                })
+            }));
+        DataStream::new(self.graph.clone(), node, operator)
     }
 
     /// Partitions the stream by `key`: all records with equal keys meet on one shard.

@@ -12,11 +12,20 @@ pub trait Source<T>: Send + Sync + 'static {
     fn rate_limit(&self) -> Option<f64> {
         None
     }
+
+    /// After how long without records a split declares itself idle, so that it stops holding
+    /// back the watermark downstream until it has records again (Flink's
+    /// `WatermarkStrategy.withIdleness`). `None`: never.
+    fn idle_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// One shard's part of a source.
 pub trait SourceSplit<T> {
     /// Appends up to `max` records to `out`; returns `false` once the split is exhausted.
+    /// Appending nothing and returning `true` means "nothing now": the stage looks again
+    /// shortly (and, after the source's idle timeout, declares the split idle).
     fn next_batch(&mut self, out: &mut Vec<T>, max: usize) -> bool;
     /// The position of the next record, to be saved in a checkpoint.
     fn offset(&self) -> u64;

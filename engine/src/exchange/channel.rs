@@ -24,6 +24,9 @@ pub enum Message<T> {
     Data(Vec<T>),
     /// No record with an earlier event time will follow on this channel.
     Watermark(Timestamp),
+    /// The sender's sources have been idle for their idleness timeout: until its next
+    /// message, this channel does not hold the receiver's watermark back.
+    Idle,
     /// The sender is done: nothing follows.
     End,
 }

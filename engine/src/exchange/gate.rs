@@ -13,6 +13,8 @@ pub(crate) enum Input<T> {
     Data(Vec<T>),
     /// The stage's watermark advanced to this.
     Watermark(Timestamp),
+    /// Every input channel that has not ended is idle: the stage tells its outputs so.
+    Idle,
 }
 
 /// All input channels of one stage on one shard.
@@ -55,8 +57,18 @@ impl<T> Gate<T> {
             }
             match self.channels[index].try_recv()? {
                 Received::Message(Message::Data(batch)) => {
+                    self.watermarks.activate(index);
                     self.next_channel = (index + 1) % count;
                     return Ok(Some(Input::Data(batch)));
+                }
+                Received::Message(Message::Idle) => {
+                    let was_idle = self.watermarks.all_idle();
+                    if let Some(advanced) = self.watermarks.set_idle(index) {
+                        return Ok(Some(Input::Watermark(advanced)));
+                    }
+                    if !was_idle && self.watermarks.all_idle() {
+                        return Ok(Some(Input::Idle));
+                    }
                 }
                 Received::Message(Message::Watermark(watermark)) => {
                     if let Some(advanced) = self.watermarks.update(index, watermark) {
@@ -128,14 +140,14 @@ mod tests {
             .iter()
             .filter_map(|input| match input {
                 Input::Data(batch) => Some(batch[0]),
-                Input::Watermark(_) => None,
+                Input::Watermark(_) | Input::Idle => None,
             })
             .collect();
         let watermarks: Vec<_> = inputs
             .iter()
             .filter_map(|input| match input {
                 Input::Watermark(w) => Some(*w),
-                Input::Data(_) => None,
+                Input::Data(_) | Input::Idle => None,
             })
             .collect();
         // Each channel's own order holds: 1 before 2 on the remote channel.

@@ -141,6 +141,8 @@ impl<T> Outbox<T> {
 pub(crate) trait Drain {
     /// Ships partial batches (the stage is about to idle).
     fn flush(&self);
+    /// Ships partial batches, then tells every receiver that this sender is idle.
+    fn idle(&self);
     /// Ready when every backlogged message has been handed to its channel.
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<Result<(), Disconnected>>;
 }
@@ -148,6 +150,10 @@ pub(crate) trait Drain {
 impl<T> Drain for RefCell<Outbox<T>> {
     fn flush(&self) {
         self.borrow_mut().flush();
+    }
+
+    fn idle(&self) {
+        self.borrow_mut().broadcast_control(|| Message::Idle);
     }
 
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<Result<(), Disconnected>> {

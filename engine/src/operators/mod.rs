@@ -5,6 +5,7 @@
 //! operator are monomorphic, so the compiler inlines the user's closures into them.
 
 mod aggregate;
+mod async_io;
 mod interval_join;
 mod process;
 mod side_output;
@@ -14,6 +15,7 @@ pub mod window;
 
 pub(crate) use aggregate::KeyedAggregate;
 pub use aggregate::{AggregateFunction, Count, Max, Min, Reduce, Sum};
+pub use async_io::{AsyncOptions, ResultOrder, TimeoutPolicy};
 pub(crate) use interval_join::IntervalJoin;
 pub use process::{
     Context, KeyedProcessFunction, ProcessFunction, TimeDomain, Timers, TimestampFn,

@@ -4,13 +4,15 @@
 //! All glommio calls live in this module, so that changing the runtime crate (for example to
 //! the maintained `glommio-ng` fork) is a one-line manifest change and touches nothing else.
 
+mod async_io;
 mod job;
 mod stage;
 mod throttle;
 
+pub(crate) use async_io::{async_stage, AsyncOperator};
 pub(crate) use job::start;
 pub use job::{JobHandle, JobReport};
-pub(crate) use stage::{receiver_stage, source_stage, two_input_stage};
+pub(crate) use stage::{receiver_stage, source_stage, two_input_stage, SourcePace};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,6 +20,13 @@ use std::sync::{Arc, Mutex};
 use crate::config::JobConfig;
 use crate::error::JobError;
 use crate::metrics::JobMetrics;
+
+/// Waits for `duration` on the shard's executor: the timer for async functions (see
+/// `DataStream::async_map`) and anything else a job runs on a shard. Outside a shard it
+/// panics.
+pub async fn sleep(duration: std::time::Duration) {
+    glommio::timer::sleep(duration).await;
+}
 
 /// What every shard shares: cancellation and the job's first (root) failure.
 #[derive(Debug, Default)]

@@ -29,6 +29,9 @@ use crate::operators::{current, enter, BoxOutput, BoxTwoInput, OperatorId, Proce
 use crate::plan::{Data, ExchangeId, ShardBuilder, StageParts, StageTask};
 use crate::time::{processing_time_now, Timestamp};
 
+/// How often a source whose split has nothing to give looks again.
+const QUIET_POLL: Duration = Duration::from_millis(1);
+
 /// The shortest nap of a source that is ahead of its rate: long enough to let its core rest,
 /// short enough to add little latency (records due meanwhile go out in one batch).
 const MIN_SLEEP: Duration = Duration::from_micros(50);
@@ -63,12 +66,19 @@ pub(crate) fn source_stage<T: Data>(
     builder: &mut ShardBuilder,
     operator: OperatorId,
     split: Box<dyn SourceSplit<T>>,
-    rate_per_shard: Option<f64>,
+    pace: SourcePace,
     head: impl FnOnce(&mut ShardBuilder) -> BoxOutput<T>,
 ) -> StageTask {
     let (chain, parts) = builder.stage_chain(head);
     let stage = Stage::new(builder, chain, parts);
-    Box::pin(stage.run_source(operator, split, rate_per_shard.map(Throttle::new)))
+    Box::pin(stage.run_source(operator, split, pace))
+}
+
+/// How a source split is paced: its rate limit, and after how long without records it
+/// declares itself idle.
+pub(crate) struct SourcePace {
+    pub(crate) rate_per_shard: Option<f64>,
+    pub(crate) idle_timeout: Option<Duration>,
 }
 
 /// The stage that receives `exchanges` on this shard and pushes into the chain `head` makes.
@@ -98,7 +108,10 @@ pub(crate) fn two_input_stage<A: Data, B: Data>(
     Box::pin(stage.run_two_input(first, second))
 }
 
-fn inbound_of<T: Data>(builder: &mut ShardBuilder, exchanges: &[ExchangeId]) -> Vec<Inbound<T>> {
+pub(super) fn inbound_of<T: Data>(
+    builder: &mut ShardBuilder,
+    exchanges: &[ExchangeId],
+) -> Vec<Inbound<T>> {
     exchanges
         .iter()
         .flat_map(|&exchange| builder.inbound::<T>(exchange))
@@ -106,7 +119,7 @@ fn inbound_of<T: Data>(builder: &mut ShardBuilder, exchanges: &[ExchangeId]) -> 
 }
 
 /// What a stage pushes its input into: a one-input chain or a two-input operator.
-trait StageChain {
+pub(super) trait StageChain {
     /// The stage's input is over.
     fn end(&mut self);
 }
@@ -123,9 +136,9 @@ impl<A, B> StageChain for BoxTwoInput<A, B> {
     }
 }
 
-struct Stage<C> {
-    context: Rc<ShardContext>,
-    chain: C,
+pub(super) struct Stage<C> {
+    pub(super) context: Rc<ShardContext>,
+    pub(super) chain: C,
     drains: Vec<Rc<dyn Drain>>,
     timers: Vec<Rc<dyn ProcessingTimers>>,
     /// When partial batches were last shipped.
@@ -137,9 +150,13 @@ impl<T: Data> Stage<BoxOutput<T>> {
         mut self,
         operator: OperatorId,
         mut split: Box<dyn SourceSplit<T>>,
-        mut throttle: Option<Throttle>,
+        pace: SourcePace,
     ) -> Result<(), JobError> {
         let batch_size = self.context.config.batch_size;
+        let mut throttle = pace.rate_per_shard.map(Throttle::new);
+        // Since when the split has had nothing to give, and whether it said so downstream.
+        let mut quiet_since: Option<Instant> = None;
+        let mut announced_idle = false;
         loop {
             if self.context.control.is_cancelled() {
                 return Err(JobError::Cancelled);
@@ -163,12 +180,28 @@ impl<T: Data> Stage<BoxOutput<T>> {
             }
             let counters = self.context.metrics.shard(self.context.shard);
             ShardCounters::add(&counters.source_records, batch.len());
-            if !batch.is_empty() {
-                guard(&self.context, || self.chain.push(batch))?;
-            }
             if !more {
+                if !batch.is_empty() {
+                    guard(&self.context, || self.chain.push(batch))?;
+                }
                 return self.finish().await;
             }
+            if batch.is_empty() {
+                // Nothing to read now: ship what is held, say so after the idleness
+                // timeout, and look again shortly.
+                let since = *quiet_since.get_or_insert_with(Instant::now);
+                self.flush().await?;
+                if !announced_idle && pace.idle_timeout.is_some_and(|t| since.elapsed() >= t) {
+                    self.announce_idle().await?;
+                    announced_idle = true;
+                }
+                self.fire_timers()?;
+                glommio::timer::sleep(QUIET_POLL).await;
+                continue;
+            }
+            quiet_since = None;
+            announced_idle = false;
+            guard(&self.context, || self.chain.push(batch))?;
             self.after_batch().await?;
         }
     }
@@ -181,6 +214,7 @@ impl<T: Data> Stage<BoxOutput<T>> {
                 Some(Input::Watermark(watermark)) => {
                     guard(&self.context, || self.chain.watermark(watermark))?
                 }
+                Some(Input::Idle) => self.announce_idle().await?,
                 None if gate.is_finished() => return self.finish().await,
                 None => {
                     self.wait_for_input(|cx| gate.poll_ready(cx)).await?;
@@ -199,25 +233,41 @@ impl<A: Data, B: Data> Stage<BoxTwoInput<A, B>> {
         mut second: Gate<B>,
     ) -> Result<(), JobError> {
         let mut watermarks = [Timestamp::MIN; 2];
+        let mut idle = [false; 2];
         let mut combined = Timestamp::MIN;
         loop {
             let first_input = first.try_next().map_err(|_| self.disconnected())?;
             let second_input = second.try_next().map_err(|_| self.disconnected())?;
             let progressed = first_input.is_some() || second_input.is_some();
+            idle[0] =
+                matches!(first_input, Some(Input::Idle)) || (idle[0] && first_input.is_none());
+            idle[1] =
+                matches!(second_input, Some(Input::Idle)) || (idle[1] && second_input.is_none());
             match first_input {
                 Some(Input::Data(batch)) => guard(&self.context, || self.chain.push_first(batch))?,
                 Some(Input::Watermark(watermark)) => watermarks[0] = watermark,
-                None => {}
+                Some(Input::Idle) | None => {}
             }
             match second_input {
                 Some(Input::Data(batch)) => guard(&self.context, || self.chain.push_second(batch))?,
                 Some(Input::Watermark(watermark)) => watermarks[1] = watermark,
-                None => {}
+                Some(Input::Idle) | None => {}
             }
-            let minimum = watermarks[0].min(watermarks[1]);
-            if minimum > combined {
-                combined = minimum;
-                guard(&self.context, || self.chain.watermark(minimum))?;
+            // An idle input does not hold the watermark back; two idle inputs make the
+            // stage idle.
+            let active = watermarks
+                .iter()
+                .zip(idle)
+                .filter(|(_, idle)| !idle)
+                .map(|(watermark, _)| *watermark)
+                .min();
+            match active {
+                Some(minimum) if minimum > combined => {
+                    combined = minimum;
+                    guard(&self.context, || self.chain.watermark(minimum))?;
+                }
+                Some(_) => {}
+                None => self.announce_idle().await?,
             }
             if progressed {
                 self.after_batch().await?;
@@ -241,7 +291,7 @@ impl<A: Data, B: Data> Stage<BoxTwoInput<A, B>> {
 }
 
 impl<C: StageChain> Stage<C> {
-    fn new(builder: &ShardBuilder, chain: C, parts: StageParts) -> Self {
+    pub(super) fn new(builder: &ShardBuilder, chain: C, parts: StageParts) -> Self {
         Self {
             context: builder.context.clone(),
             chain,
@@ -253,7 +303,7 @@ impl<C: StageChain> Stage<C> {
 
     /// Nothing to read: ships partial batches, then waits until `ready` says some input may
     /// be there or the next processing-time timer is due (and fires it).
-    async fn wait_for_input(
+    pub(super) async fn wait_for_input(
         &mut self,
         mut ready: impl FnMut(&mut std::task::Context<'_>) -> Poll<()>,
     ) -> Result<(), JobError> {
@@ -275,7 +325,7 @@ impl<C: StageChain> Stage<C> {
     /// Keeps the exchanges moving after a batch: ships partial batches older than the buffer
     /// timeout, waits for credit for whatever is backlogged, and lets the shard's other stages
     /// run.
-    async fn after_batch(&mut self) -> Result<(), JobError> {
+    pub(super) async fn after_batch(&mut self) -> Result<(), JobError> {
         self.fire_timers()?;
         if !self.drains.is_empty()
             && self.flushed_at.elapsed() >= self.context.config.buffer_timeout
@@ -286,6 +336,22 @@ impl<C: StageChain> Stage<C> {
         }
         yield_now().await;
         Ok(())
+    }
+
+    /// Tells every receiver of the stage's exchanges that this shard's part of the stream is
+    /// idle (after shipping partial batches).
+    pub(super) async fn announce_idle(&mut self) -> Result<(), JobError> {
+        self.mark_idle();
+        self.drain().await
+    }
+
+    /// Ships partial batches and queues the idle mark on every exchange (the next drain
+    /// sends it).
+    pub(super) fn mark_idle(&mut self) {
+        for drain in &self.drains {
+            drain.idle();
+        }
+        self.flushed_at = Instant::now();
     }
 
     /// The earliest processing-time timer of the stage's operators.
@@ -314,7 +380,7 @@ impl<C: StageChain> Stage<C> {
     }
 
     /// End of input: the chain flushes and sends end-of-stream downstream.
-    async fn finish(mut self) -> Result<(), JobError> {
+    pub(super) async fn finish(mut self) -> Result<(), JobError> {
         guard(&self.context, || self.chain.end())?;
         self.flush().await
     }
@@ -348,7 +414,7 @@ impl<C: StageChain> Stage<C> {
         .await
     }
 
-    fn disconnected(&self) -> JobError {
+    pub(super) fn disconnected(&self) -> JobError {
         JobError::Disconnected {
             shard: self.context.shard,
         }

@@ -3,44 +3,38 @@
 use super::Timestamp;
 
 /// Tracks the watermark of each input channel of an operator and yields the operator's own
-/// watermark, the minimum over all channels, each time it advances.
+/// watermark, the minimum over its active channels, each time it advances.
+///
+/// A channel marked idle (its source has had nothing to say for its idleness timeout) does not
+/// hold the minimum back; it becomes active again with its next message. The combined
+/// watermark never goes back, even if a returning channel is behind it.
 #[derive(Debug, Clone)]
 pub struct WatermarkCombiner {
     channels: Vec<Timestamp>,
+    idle: Vec<bool>,
     current: Timestamp,
 }
 
 impl WatermarkCombiner {
-    /// A combiner over `channels` inputs, all starting at `Timestamp::MIN`.
+    /// A combiner over `channels` inputs, all active and starting at `Timestamp::MIN`.
     pub fn new(channels: usize) -> Self {
         Self {
             channels: vec![Timestamp::MIN; channels],
+            idle: vec![false; channels],
             current: Timestamp::MIN,
         }
     }
 
-    /// Records `watermark` from `channel`; returns the combined watermark if it advanced.
-    /// A watermark lower than the channel's previous one is ignored (watermarks never go back).
+    /// Records `watermark` from `channel` (which makes it active); returns the combined
+    /// watermark if it advanced. A watermark lower than the channel's previous one is ignored.
     pub fn update(&mut self, channel: usize, watermark: Timestamp) -> Option<Timestamp> {
+        self.activate(channel);
         let slot = &mut self.channels[channel];
         if watermark <= *slot {
             return None;
         }
-        let was_minimum = *slot == self.current;
         *slot = watermark;
-        if !was_minimum {
-            return None;
-        }
-        let minimum = self
-            .channels
-            .iter()
-            .copied()
-            .min()
-            .unwrap_or(Timestamp::MAX);
-        (minimum > self.current).then(|| {
-            self.current = minimum;
-            minimum
-        })
+        self.advance()
     }
 
     /// Marks `channel` as finished: it no longer holds the watermark back.
@@ -48,9 +42,45 @@ impl WatermarkCombiner {
         self.update(channel, Timestamp::MAX)
     }
 
+    /// Marks `channel` idle; returns the combined watermark if that let it advance.
+    pub fn set_idle(&mut self, channel: usize) -> Option<Timestamp> {
+        self.idle[channel] = true;
+        self.advance()
+    }
+
+    /// Marks `channel` active again (it sent a record).
+    pub fn activate(&mut self, channel: usize) {
+        self.idle[channel] = false;
+    }
+
+    /// Whether every channel that has not finished is idle (and at least one has not).
+    pub fn all_idle(&self) -> bool {
+        let mut live = self
+            .channels
+            .iter()
+            .zip(&self.idle)
+            .filter(|(watermark, _)| **watermark != Timestamp::MAX)
+            .peekable();
+        live.peek().is_some() && live.all(|(_, idle)| *idle)
+    }
+
     /// The combined watermark.
     pub fn current(&self) -> Timestamp {
         self.current
+    }
+
+    fn advance(&mut self) -> Option<Timestamp> {
+        let minimum = self
+            .channels
+            .iter()
+            .zip(&self.idle)
+            .filter(|(_, idle)| !**idle)
+            .map(|(watermark, _)| *watermark)
+            .min()?;
+        (minimum > self.current).then(|| {
+            self.current = minimum;
+            minimum
+        })
     }
 }
 
@@ -101,6 +131,24 @@ mod tests {
         assert_eq!(combiner.finish(0), Some(20));
         assert_eq!(combiner.finish(1), Some(Timestamp::MAX));
         assert_eq!(combiner.current(), Timestamp::MAX);
+    }
+
+    #[test]
+    fn an_idle_channel_does_not_hold_the_watermark_back() {
+        let mut combiner = WatermarkCombiner::new(2);
+        assert_eq!(combiner.update(0, 100), None);
+        assert!(!combiner.all_idle());
+        assert_eq!(combiner.set_idle(1), Some(100));
+        assert_eq!(combiner.update(0, 200), Some(200));
+        // Back from idleness behind the others: the combined watermark does not go back,
+        // and holds until the returning channel catches up.
+        assert_eq!(combiner.update(1, 150), None);
+        assert_eq!(combiner.update(0, 300), None);
+        assert_eq!(combiner.update(1, 250), Some(250));
+        assert_eq!(combiner.set_idle(0), None);
+        assert_eq!(combiner.set_idle(1), None);
+        assert!(combiner.all_idle());
+        assert_eq!(combiner.current(), 250);
     }
 
     #[test]
