@@ -8,7 +8,7 @@
 mod timers;
 mod watermark;
 
-pub use timers::TimerQueue;
+pub use timers::{TimeIndex, TimerQueue};
 pub use watermark::{BoundedOutOfOrderness, WatermarkCombiner};
 
 /// Event time in milliseconds since the Unix epoch.

@@ -79,6 +79,43 @@ impl<K: Hash + Eq + Clone> TimerQueue<K> {
     }
 }
 
+/// Timers by time without deduplication or deletion, for callers that track which timers
+/// are live themselves (the window operator does, per window) and skip stale ones when they
+/// come due. Registering is a push onto the time's bucket: no hashing.
+#[derive(Debug, Clone)]
+pub struct TimeIndex<K> {
+    by_time: BTreeMap<Timestamp, Vec<K>>,
+}
+
+impl<K> Default for TimeIndex<K> {
+    fn default() -> Self {
+        Self {
+            by_time: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K> TimeIndex<K> {
+    /// Adds a timer for `key` at `time`.
+    pub fn push(&mut self, time: Timestamp, key: K) {
+        self.by_time.entry(time).or_default().push(key);
+    }
+
+    /// Removes and returns the earliest bucket of timers at or before `limit`.
+    pub fn pop_due(&mut self, limit: Timestamp) -> Option<(Timestamp, Vec<K>)> {
+        let earliest = self.by_time.first_entry()?;
+        (*earliest.key() <= limit).then(|| {
+            let time = *earliest.key();
+            (time, earliest.remove())
+        })
+    }
+
+    /// The time of the earliest timer (possibly a stale one).
+    pub fn next_time(&self) -> Option<Timestamp> {
+        self.by_time.keys().next().copied()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +137,19 @@ mod tests {
         assert_eq!(timers.pop_due(20), None);
         assert_eq!(timers.pop_due(i64::MAX), Some((30, "a")));
         assert!(timers.is_empty());
+    }
+
+    #[test]
+    fn the_index_hands_out_buckets_in_time_order() {
+        let mut index = TimeIndex::default();
+        index.push(20, "b");
+        index.push(10, "a");
+        index.push(10, "c");
+        assert_eq!(index.next_time(), Some(10));
+        assert_eq!(index.pop_due(5), None);
+        assert_eq!(index.pop_due(30), Some((10, vec!["a", "c"])));
+        assert_eq!(index.pop_due(30), Some((20, vec!["b"])));
+        assert_eq!(index.pop_due(30), None);
     }
 
     #[test]

@@ -1,24 +1,48 @@
 //! The window operator: per key, the open windows with their accumulators and trigger state;
 //! timers per (key, window) for triggers and for cleanup after the allowed lateness.
+//!
+//! Each open window remembers which timers it holds (usually one or two, inline), so that a
+//! trigger asking for the same timer on every record, as the event-time trigger does, costs
+//! a scan of that short list. The time index itself keeps no set of live timers: registering
+//! is a push onto the bucket of its time, deleting only forgets the timer in its window, and
+//! a timer coming due fires only if its window still holds it.
 
 use std::hash::Hash;
 
-use hashbrown::HashMap;
+use hashbrown::hash_map::{HashMap, RawEntryMut};
+use smallvec::SmallVec;
 
 use super::assigner::{TimeWindow, WindowAssigner, WindowTime};
 use super::function::WindowFunction;
-use super::trigger::{TimerRequest, Trigger, TriggerContext, TriggerResult};
+use super::trigger::{TimerRequest, Trigger, TriggerContext};
 use crate::metrics::{JobMetrics, ShardCounters};
 use crate::operators::{
-    enter, BoxOutput, OperatorId, Output, OutputTag, SideOutputs, TimeDomain, Timers, TimestampFn,
+    enter, BoxOutput, OperatorId, Output, OutputTag, SideOutputs, TimeDomain, TimestampFn,
 };
-use crate::time::{processing_time_now, Timestamp};
+use crate::time::{processing_time_now, TimeIndex, Timestamp};
 
 /// One open window of one key.
 struct Slot<A, S> {
     window: TimeWindow,
     acc: A,
     trigger: S,
+    /// The timers this window holds in the operator's time indexes.
+    timers: SmallVec<[(TimeDomain, Timestamp); 2]>,
+}
+
+/// The operator's timers by time, per domain; entries are (key, window).
+struct WindowTimers<K> {
+    event: TimeIndex<(K, TimeWindow)>,
+    processing: TimeIndex<(K, TimeWindow)>,
+}
+
+impl<K> WindowTimers<K> {
+    fn index(&mut self, domain: TimeDomain) -> &mut TimeIndex<(K, TimeWindow)> {
+        match domain {
+            TimeDomain::EventTime => &mut self.event,
+            TimeDomain::ProcessingTime => &mut self.processing,
+        }
+    }
 }
 
 /// Where a window operator reports dropped late records.
@@ -46,7 +70,7 @@ pub(crate) struct WindowOperator<T, K, KF, W: WindowFunction<K, T>, Tr: Trigger<
 /// The mutable state of a window operator: windows, timers, watermark, and scratch buffers.
 pub(crate) struct WindowState<K, A, S> {
     windows: HashMap<K, Vec<Slot<A, S>>>,
-    timers: Timers<(K, TimeWindow)>,
+    timers: WindowTimers<K>,
     watermark: Timestamp,
     requests: Vec<TimerRequest>,
     assigned: Vec<TimeWindow>,
@@ -56,11 +80,86 @@ impl<K, A, S> Default for WindowState<K, A, S> {
     fn default() -> Self {
         Self {
             windows: HashMap::new(),
-            timers: Timers::default(),
+            timers: WindowTimers {
+                event: TimeIndex::default(),
+                processing: TimeIndex::default(),
+            },
             watermark: Timestamp::MIN,
             requests: Vec::new(),
             assigned: Vec::new(),
         }
+    }
+}
+
+/// When windows are dropped: after the allowed lateness in event time, at their end in
+/// processing time, never for the global window.
+#[derive(Clone, Copy)]
+struct Cleanup {
+    domain: TimeDomain,
+    allowed_lateness: i64,
+}
+
+impl Cleanup {
+    fn time(&self, window: &TimeWindow) -> Option<Timestamp> {
+        if *window == TimeWindow::global() {
+            None
+        } else if self.domain == TimeDomain::EventTime {
+            Some(window.max_timestamp().saturating_add(self.allowed_lateness))
+        } else {
+            Some(window.max_timestamp())
+        }
+    }
+
+    /// Whether `window` is already gone at `watermark` (only event-time windows are ever late).
+    fn is_late(&self, window: &TimeWindow, watermark: Timestamp) -> bool {
+        self.domain == TimeDomain::EventTime
+            && self
+                .time(window)
+                .is_some_and(|cleanup| cleanup <= watermark)
+    }
+}
+
+/// Registers (or forgets) timers for `slot` of `key` as the trigger asked.
+fn apply_requests<K: Clone, A, S>(
+    requests: &mut Vec<TimerRequest>,
+    timers: &mut WindowTimers<K>,
+    key: &K,
+    slot: &mut Slot<A, S>,
+) {
+    for request in requests.drain(..) {
+        let (domain, time, hold) = match request {
+            TimerRequest::RegisterEvent(time) => (TimeDomain::EventTime, time, true),
+            TimerRequest::RegisterProcessing(time) => (TimeDomain::ProcessingTime, time, true),
+            TimerRequest::DeleteEvent(time) => (TimeDomain::EventTime, time, false),
+            TimerRequest::DeleteProcessing(time) => (TimeDomain::ProcessingTime, time, false),
+        };
+        hold_timer(timers, key, slot, domain, time, hold);
+    }
+}
+
+/// Makes `slot` hold (or stop holding) the timer `(domain, time)`.
+fn hold_timer<K: Clone, A, S>(
+    timers: &mut WindowTimers<K>,
+    key: &K,
+    slot: &mut Slot<A, S>,
+    domain: TimeDomain,
+    time: Timestamp,
+    hold: bool,
+) {
+    let held = slot
+        .timers
+        .iter()
+        .position(|timer| *timer == (domain, time));
+    match (hold, held) {
+        (true, None) => {
+            slot.timers.push((domain, time));
+            timers.index(domain).push(time, (key.clone(), slot.window));
+        }
+        // The index entry stays; it is skipped when it comes due.
+        (false, Some(index)) => {
+            slot.timers.swap_remove(index);
+        }
+        _ => {}
     }
 }
 
@@ -72,32 +171,20 @@ where
     W: WindowFunction<K, T>,
     Tr: Trigger<T>,
 {
-    fn is_event_time(&self) -> bool {
-        self.assigner.time() == WindowTime::Event
-    }
-
-    /// When a window's state is dropped: after the allowed lateness in event time, at its end
-    /// in processing time, never for the global window.
-    fn cleanup_time(&self, window: &TimeWindow) -> Option<Timestamp> {
-        if *window == TimeWindow::global() {
-            None
-        } else if self.is_event_time() {
-            Some(window.max_timestamp().saturating_add(self.allowed_lateness))
-        } else {
-            Some(window.max_timestamp())
+    fn cleanup(&self) -> Cleanup {
+        Cleanup {
+            domain: match self.assigner.time() {
+                WindowTime::Event => TimeDomain::EventTime,
+                WindowTime::Processing => TimeDomain::ProcessingTime,
+            },
+            allowed_lateness: self.allowed_lateness,
         }
     }
 
-    fn is_late(&self, window: &TimeWindow) -> bool {
-        self.is_event_time()
-            && self
-                .cleanup_time(window)
-                .is_some_and(|cleanup| cleanup <= self.state.watermark)
-    }
-
     fn process_record(&mut self, record: T, now: Timestamp, out: &mut Vec<W::Out>) {
+        let cleanup = self.cleanup();
         let timestamp = match &self.timestamp {
-            Some(read) if self.is_event_time() => read(&record),
+            Some(read) if cleanup.domain == TimeDomain::EventTime => read(&record),
             // The API refuses event-time windows on a stream without timestamps.
             _ => now,
         };
@@ -112,15 +199,12 @@ where
                 assigned.push(merged);
             }
         }
-        assigned.retain(|window| !self.is_late(window));
-        match assigned.split_last() {
-            None => self.drop_late(record),
-            Some((last, others)) => {
-                for window in others {
-                    self.add_to_window(&key, *window, record.clone(), timestamp, now, out);
-                }
-                self.add_to_window(&key, *last, record, timestamp, now, out);
-            }
+        let watermark = self.state.watermark;
+        assigned.retain(|window| !cleanup.is_late(window, watermark));
+        if assigned.is_empty() {
+            self.drop_late(record);
+        } else {
+            self.add_to_windows(&key, &assigned, record, timestamp, now, out);
         }
         self.state.assigned = assigned;
     }
@@ -132,60 +216,84 @@ where
         }
     }
 
-    fn add_to_window(
+    /// Adds `record` to each of `windows` of `key`, running the trigger and acting on it.
+    fn add_to_windows(
         &mut self,
         key: &K,
-        window: TimeWindow,
+        windows: &[TimeWindow],
         record: T,
         timestamp: Timestamp,
         now: Timestamp,
         out: &mut Vec<W::Out>,
     ) {
-        let slots = self.state.windows.entry(key.clone()).or_default();
-        let index = match slots.iter().position(|slot| slot.window == window) {
-            Some(index) => index,
-            None => {
-                slots.push(Slot {
-                    window,
-                    acc: self.function.create(),
-                    trigger: Tr::State::default(),
-                });
-                slots.len() - 1
+        let cleanup = self.cleanup();
+        let WindowState {
+            windows: all,
+            timers,
+            watermark,
+            requests,
+            ..
+        } = &mut self.state;
+        let slots = match all.raw_entry_mut().from_key(key) {
+            RawEntryMut::Occupied(entry) => entry.into_mut(),
+            RawEntryMut::Vacant(entry) => entry.insert(key.clone(), Vec::new()).1,
+        };
+        let mut record = Some(record);
+        for (index, window) in windows.iter().enumerate() {
+            let element = if index + 1 < windows.len() {
+                record.clone()
+            } else {
+                record.take()
             }
-        };
-        let slot = &mut slots[index];
-        let mut ctx = TriggerContext {
-            watermark: self.state.watermark,
-            processing_time: now,
-            requests: &mut self.state.requests,
-        };
-        let result =
-            self.trigger
-                .on_element(&record, timestamp, &window, &mut slot.trigger, &mut ctx);
-        self.function.add(&mut slot.acc, record);
-        self.apply_timer_requests(key, window);
-        if let Some(cleanup) = self.cleanup_time(&window) {
-            self.timer_queue_of_windows()
-                .register(&(key.clone(), window), cleanup);
+            .expect("the record is moved only into the last window");
+            let position = slots.iter().position(|slot| slot.window == *window);
+            let slot = match position {
+                Some(position) => &mut slots[position],
+                None => {
+                    slots.push(Slot {
+                        window: *window,
+                        acc: self.function.create(),
+                        trigger: Tr::State::default(),
+                        timers: SmallVec::new(),
+                    });
+                    let slot = slots.last_mut().expect("just pushed");
+                    if let Some(time) = cleanup.time(window) {
+                        hold_timer(timers, key, slot, cleanup.domain, time, true);
+                    }
+                    slot
+                }
+            };
+            let mut ctx = TriggerContext {
+                watermark: *watermark,
+                processing_time: now,
+                requests,
+            };
+            let result =
+                self.trigger
+                    .on_element(&element, timestamp, window, &mut slot.trigger, &mut ctx);
+            self.function.add(&mut slot.acc, element);
+            apply_requests(requests, timers, key, slot);
+            if result.fires() {
+                self.function.emit(key, window, &slot.acc, out);
+            }
+            if result.purges() {
+                slot.acc = self.function.create();
+            }
         }
-        self.act(key, window, result, out);
-    }
-
-    /// The queue cleanup timers go to: event time, or processing time for processing-time
-    /// windows.
-    fn timer_queue_of_windows(&mut self) -> &mut crate::time::TimerQueue<(K, TimeWindow)> {
-        let domain = if self.is_event_time() {
-            TimeDomain::EventTime
-        } else {
-            TimeDomain::ProcessingTime
-        };
-        self.state.timers.queue_mut(domain)
     }
 
     /// Merges `window` (a new session) with the key's overlapping sessions; returns the
     /// session the record belongs to.
     fn merge_into(&mut self, key: &K, window: TimeWindow, now: Timestamp) -> TimeWindow {
-        let Some(slots) = self.state.windows.get_mut(key) else {
+        let cleanup = self.cleanup();
+        let WindowState {
+            windows: all,
+            timers,
+            watermark,
+            requests,
+            ..
+        } = &mut self.state;
+        let Some(slots) = all.get_mut(key) else {
             return window;
         };
         let (overlapping, kept): (Vec<_>, Vec<_>) = std::mem::take(slots)
@@ -202,132 +310,116 @@ where
             window: merged_window,
             acc: self.function.create(),
             trigger: Tr::State::default(),
+            timers: SmallVec::new(),
         };
-        for mut old in overlapping {
+        for old in overlapping {
+            // The old windows' timers are forgotten with them (their index entries are
+            // skipped when due); the merged window registers its own below.
             let mut ctx = TriggerContext {
-                watermark: self.state.watermark,
+                watermark: *watermark,
                 processing_time: now,
-                requests: &mut self.state.requests,
+                requests,
             };
-            self.trigger.clear(&old.window, &mut old.trigger, &mut ctx);
             self.trigger
                 .on_merge(&merged_window, &mut merged.trigger, old.trigger, &mut ctx);
             self.function.merge(&mut merged.acc, old.acc);
-            if let Some(cleanup) = self.cleanup_time(&old.window) {
-                self.timer_queue_of_windows()
-                    .delete(&(key.clone(), old.window), cleanup);
-            }
-            self.apply_timer_requests_split(key, old.window, merged_window);
         }
-        self.state
-            .windows
-            .get_mut(key)
-            .expect("the key's slots were just taken from here")
-            .push(merged);
+        // Only registrations make sense for the merged window.
+        requests.retain(|request| {
+            matches!(
+                request,
+                TimerRequest::RegisterEvent(_) | TimerRequest::RegisterProcessing(_)
+            )
+        });
+        apply_requests(requests, timers, key, &mut merged);
+        if let Some(time) = cleanup.time(&merged_window) {
+            hold_timer(timers, key, &mut merged, cleanup.domain, time, true);
+        }
+        slots.push(merged);
         merged_window
-    }
-
-    /// Applies the trigger's timer requests for (key, window).
-    fn apply_timer_requests(&mut self, key: &K, window: TimeWindow) {
-        self.apply_timer_requests_split(key, window, window);
-    }
-
-    /// Applies requests during a merge: deletions address the old window, registrations the
-    /// merged one.
-    fn apply_timer_requests_split(&mut self, key: &K, deleted: TimeWindow, registered: TimeWindow) {
-        for request in std::mem::take(&mut self.state.requests) {
-            let timers = &mut self.state.timers;
-            match request {
-                TimerRequest::RegisterEvent(time) => timers
-                    .queue_mut(TimeDomain::EventTime)
-                    .register(&(key.clone(), registered), time),
-                TimerRequest::RegisterProcessing(time) => timers
-                    .queue_mut(TimeDomain::ProcessingTime)
-                    .register(&(key.clone(), registered), time),
-                TimerRequest::DeleteEvent(time) => timers
-                    .queue_mut(TimeDomain::EventTime)
-                    .delete(&(key.clone(), deleted), time),
-                TimerRequest::DeleteProcessing(time) => timers
-                    .queue_mut(TimeDomain::ProcessingTime)
-                    .delete(&(key.clone(), deleted), time),
-            }
-        }
-    }
-
-    /// Fires and/or purges (key, window) as `result` says.
-    fn act(&mut self, key: &K, window: TimeWindow, result: TriggerResult, out: &mut Vec<W::Out>) {
-        if result == TriggerResult::Continue {
-            return;
-        }
-        let Some(slots) = self.state.windows.get_mut(key) else {
-            return;
-        };
-        let Some(index) = slots.iter().position(|slot| slot.window == window) else {
-            return;
-        };
-        if result.fires() {
-            self.function.emit(key, &window, &slots[index].acc, out);
-        }
-        if result.purges() {
-            slots[index].acc = self.function.create();
-        }
-    }
-
-    /// Drops (key, window) entirely.
-    fn remove_window(&mut self, key: &K, window: TimeWindow, now: Timestamp) {
-        let Some(slots) = self.state.windows.get_mut(key) else {
-            return;
-        };
-        if let Some(index) = slots.iter().position(|slot| slot.window == window) {
-            let mut slot = slots.swap_remove(index);
-            if slots.is_empty() {
-                self.state.windows.remove(key);
-            }
-            let mut ctx = TriggerContext {
-                watermark: self.state.watermark,
-                processing_time: now,
-                requests: &mut self.state.requests,
-            };
-            self.trigger.clear(&window, &mut slot.trigger, &mut ctx);
-            self.apply_timer_requests(key, window);
-        }
     }
 
     /// Fires the timers of `domain` due at `limit`.
     fn fire(&mut self, domain: TimeDomain, limit: Timestamp, now: Timestamp) {
         enter(self.id);
         let mut out = Vec::new();
-        while let Some((time, (key, window))) = self.state.timers.queue_mut(domain).pop_due(limit) {
-            let Some(slot) = self
-                .state
-                .windows
-                .get_mut(&key)
-                .and_then(|slots| slots.iter_mut().find(|slot| slot.window == window))
-            else {
-                continue;
-            };
-            let mut ctx = TriggerContext {
-                watermark: self.state.watermark,
-                processing_time: now,
-                requests: &mut self.state.requests,
-            };
-            let result = match domain {
-                TimeDomain::EventTime => {
-                    self.trigger
-                        .on_event_time(time, &window, &mut slot.trigger, &mut ctx)
-                }
-                TimeDomain::ProcessingTime => {
-                    self.trigger
-                        .on_processing_time(time, &window, &mut slot.trigger, &mut ctx)
-                }
-            };
-            self.apply_timer_requests(&key, window);
-            self.act(&key, window, result, &mut out);
-            if self.cleanup_time(&window) == Some(time) {
-                self.remove_window(&key, window, now);
+        while let Some((time, due)) = self.state.timers.index(domain).pop_due(limit) {
+            for (key, window) in due {
+                self.fire_one(domain, time, &key, window, now, &mut out);
             }
         }
         self.ship(out);
+    }
+
+    /// Fires the timer `(domain, time)` of `window` of `key`, if the window still holds it.
+    fn fire_one(
+        &mut self,
+        domain: TimeDomain,
+        time: Timestamp,
+        key: &K,
+        window: TimeWindow,
+        now: Timestamp,
+        out: &mut Vec<W::Out>,
+    ) {
+        let cleanup = self.cleanup();
+        let WindowState {
+            windows: all,
+            timers,
+            watermark,
+            requests,
+            ..
+        } = &mut self.state;
+        let Some(slots) = all.get_mut(key) else {
+            return;
+        };
+        let Some(position) = slots.iter().position(|slot| slot.window == window) else {
+            return;
+        };
+        let slot = &mut slots[position];
+        let Some(held) = slot
+            .timers
+            .iter()
+            .position(|timer| *timer == (domain, time))
+        else {
+            return;
+        };
+        slot.timers.swap_remove(held);
+        let mut ctx = TriggerContext {
+            watermark: *watermark,
+            processing_time: now,
+            requests,
+        };
+        let result = match domain {
+            TimeDomain::EventTime => {
+                self.trigger
+                    .on_event_time(time, &window, &mut slot.trigger, &mut ctx)
+            }
+            TimeDomain::ProcessingTime => {
+                self.trigger
+                    .on_processing_time(time, &window, &mut slot.trigger, &mut ctx)
+            }
+        };
+        apply_requests(requests, timers, key, slot);
+        if result.fires() {
+            self.function.emit(key, &window, &slot.acc, out);
+        }
+        if result.purges() {
+            slot.acc = self.function.create();
+        }
+        if cleanup.time(&window) == Some(time) {
+            // The window is gone; its remaining timers are skipped when they come due.
+            let mut gone = slots.swap_remove(position);
+            let mut ctx = TriggerContext {
+                watermark: *watermark,
+                processing_time: now,
+                requests,
+            };
+            self.trigger.clear(&window, &mut gone.trigger, &mut ctx);
+            requests.clear();
+            if slots.is_empty() {
+                all.remove(key);
+            }
+        }
     }
 
     fn ship(&mut self, out: Vec<W::Out>) {
@@ -344,7 +436,7 @@ where
 
     /// The earliest processing-time timer.
     pub(crate) fn next_processing_time(&self) -> Option<Timestamp> {
-        self.state.timers.next_processing_time()
+        self.state.timers.processing.next_time()
     }
 }
 
@@ -375,7 +467,7 @@ where
 
     fn end(&mut self) {
         // Input is over: processing-time windows fire now rather than never.
-        if !self.is_event_time() {
+        if self.cleanup().domain == TimeDomain::ProcessingTime {
             self.fire(
                 TimeDomain::ProcessingTime,
                 Timestamp::MAX,
