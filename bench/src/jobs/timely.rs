@@ -14,7 +14,7 @@ mod windows;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
@@ -24,6 +24,8 @@ use timely::dataflow::{Scope, Stream};
 use timely::progress::Timestamp;
 use timely::worker::Worker;
 use timely::Config;
+
+use tidewater::runtime::Throttle;
 
 use super::{keyed_count_checksum, passthrough_checksum, Job, Spec};
 use crate::latency::{Recorder, Totals};
@@ -205,7 +207,7 @@ where
         move |capability, info| {
             let activator = scope.activator_for(info.address);
             let mut capability = Some(capability);
-            let mut pace: Option<Pace> = None;
+            let mut pace: Option<Throttle> = None;
             let mut batch = Vec::with_capacity(BATCH);
             move |output| {
                 if next == end {
@@ -219,7 +221,7 @@ where
                 let room = (end - next).min(BATCH as u64) as usize;
                 let due = match per_second {
                     // The clock starts at the first activation, when the dataflow runs.
-                    Some(rate) => match pace.get_or_insert_with(|| Pace::new(rate)).due(room) {
+                    Some(rate) => match pace.get_or_insert_with(|| Throttle::new(rate)).due(room) {
                         Ok(due) => due,
                         Err(wait) => {
                             activator.activate_after(wait);
@@ -265,41 +267,4 @@ where
             }
         },
     )
-}
-
-/// Paces one worker's source at a fixed rate from its start, as Tidewater's `Throttle` does
-/// (which is private to the engine).
-struct Pace {
-    start: Instant,
-    per_second: f64,
-    emitted: u64,
-}
-
-impl Pace {
-    /// A pace of `per_second` records, starting now.
-    fn new(per_second: f64) -> Self {
-        Self {
-            start: Instant::now(),
-            per_second,
-            emitted: 0,
-        }
-    }
-
-    /// How many records are due now (at most `max`), or how long until the next one is.
-    fn due(&self, max: usize) -> Result<usize, Duration> {
-        let elapsed = self.start.elapsed().as_secs_f64();
-        let allowed = (elapsed * self.per_second) as u64;
-        match allowed.saturating_sub(self.emitted) {
-            0 => {
-                let next_at = (self.emitted + 1) as f64 / self.per_second;
-                Err(Duration::from_secs_f64((next_at - elapsed).max(0.0)))
-            }
-            due => Ok(due.min(max as u64) as usize),
-        }
-    }
-
-    /// Notes that `records` were emitted.
-    fn emitted(&mut self, records: usize) {
-        self.emitted += records as u64;
-    }
 }

@@ -12,6 +12,7 @@ mod throttle;
 pub(crate) use async_io::{async_stage, AsyncOperator};
 pub(crate) use job::start;
 pub use job::{JobHandle, JobReport};
+pub use throttle::Throttle;
 pub(crate) use stage::{receiver_stage, source_stage, two_input_stage, SourcePace};
 
 use std::sync::atomic::{AtomicBool, Ordering};

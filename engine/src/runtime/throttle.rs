@@ -3,15 +3,18 @@
 
 use std::time::{Duration, Instant};
 
-/// Paces a split at a fixed rate from its start.
-pub(crate) struct Throttle {
+/// Paces a source at a fixed rate from its start. Public so that benchmark peers pace their
+/// sources exactly as Tidewater does.
+#[derive(Debug)]
+pub struct Throttle {
     start: Instant,
     per_second: f64,
     emitted: u64,
 }
 
 impl Throttle {
-    pub(crate) fn new(per_second: f64) -> Self {
+    /// `per_second` records per second, starting now.
+    pub fn new(per_second: f64) -> Self {
         Self {
             start: Instant::now(),
             per_second,
@@ -20,7 +23,7 @@ impl Throttle {
     }
 
     /// How many records are due now (at most `max`), or how long until the next one is.
-    pub(crate) fn due(&self, max: usize) -> Result<usize, Duration> {
+    pub fn due(&self, max: usize) -> Result<usize, Duration> {
         let elapsed = self.start.elapsed().as_secs_f64();
         let allowed = (elapsed * self.per_second) as u64;
         match allowed.saturating_sub(self.emitted) {
@@ -33,7 +36,7 @@ impl Throttle {
     }
 
     /// Notes that `records` were emitted.
-    pub(crate) fn emitted(&mut self, records: usize) {
+    pub fn emitted(&mut self, records: usize) {
         self.emitted += records as u64;
     }
 }
