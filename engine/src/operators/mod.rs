@@ -52,11 +52,17 @@ pub(crate) trait ProcessingTimers {
     fn on_processing_time(&self, now: Timestamp);
 }
 
-impl<I, K, KF, F, O> ProcessingTimers for RefCell<KeyedProcess<I, K, KF, F, O>>
-where
-    K: std::hash::Hash + Eq + Clone,
-    F: KeyedProcessFunction<K, I, O>,
-{
+/// What an operator with processing-time timers offers its stage; every such operator sits in
+/// a `RefCell` shared by the stage's chain and the stage, which reaches it through
+/// [`ProcessingTimers`].
+pub(crate) trait ClockTimers {
+    /// The earliest processing-time timer.
+    fn next_processing_time(&self) -> Option<Timestamp>;
+    /// Fires the timers due at `now`.
+    fn on_processing_time(&mut self, now: Timestamp);
+}
+
+impl<Op: ClockTimers> ProcessingTimers for RefCell<Op> {
     fn next_processing_time(&self) -> Option<Timestamp> {
         self.borrow().next_processing_time()
     }
@@ -66,35 +72,7 @@ where
     }
 }
 
-impl<A, B, K, KA, KB, F, O> ProcessingTimers for RefCell<KeyedCoProcess<A, B, K, KA, KB, F, O>>
-where
-    K: std::hash::Hash + Eq + Clone,
-    F: KeyedCoProcessFunction<K, A, B, O>,
-{
-    fn next_processing_time(&self) -> Option<Timestamp> {
-        self.borrow().next_processing_time()
-    }
-
-    fn on_processing_time(&self, now: Timestamp) {
-        self.borrow_mut().on_processing_time(now);
-    }
-}
-
-impl<A, B, K, KA, F, O> ProcessingTimers for RefCell<KeyedBroadcastProcess<A, B, K, KA, F, O>>
-where
-    K: std::hash::Hash + Eq + Clone,
-    F: KeyedBroadcastProcessFunction<K, A, B, O>,
-{
-    fn next_processing_time(&self) -> Option<Timestamp> {
-        self.borrow().next_processing_time()
-    }
-
-    fn on_processing_time(&self, now: Timestamp) {
-        self.borrow_mut().on_processing_time(now);
-    }
-}
-
-impl<T, K, KF, W, Tr> ProcessingTimers for RefCell<window::WindowOperator<T, K, KF, W, Tr>>
+impl<T, K, KF, W, Tr> ClockTimers for window::WindowOperator<T, K, KF, W, Tr>
 where
     T: Clone + 'static,
     K: std::hash::Hash + Eq + Clone,
@@ -103,11 +81,11 @@ where
     Tr: window::Trigger<T>,
 {
     fn next_processing_time(&self) -> Option<Timestamp> {
-        self.borrow().next_processing_time()
+        window::WindowOperator::next_processing_time(self)
     }
 
-    fn on_processing_time(&self, now: Timestamp) {
-        self.borrow_mut().on_processing_time(now);
+    fn on_processing_time(&mut self, now: Timestamp) {
+        window::WindowOperator::on_processing_time(self, now);
     }
 }
 

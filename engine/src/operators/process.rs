@@ -5,7 +5,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use super::side_output::{OutputTag, SideOutputs};
-use super::{enter, BoxOutput, OperatorId, Output};
+use super::{enter, BoxOutput, ClockTimers, OperatorId, Output};
 use crate::time::{processing_time_now, TimerQueue, Timestamp};
 
 /// Reads a record's event time.
@@ -289,13 +289,12 @@ pub(crate) struct KeyedProcess<I, K, KF, F, O> {
     pub(crate) function: F,
 }
 
-impl<I, K, KF, F, O> KeyedProcess<I, K, KF, F, O>
+impl<I, K, KF, F, O> ClockTimers for KeyedProcess<I, K, KF, F, O>
 where
     K: Hash + Eq + Clone,
     F: KeyedProcessFunction<K, I, O>,
 {
-    /// Fires the processing-time timers due at `now`.
-    pub(crate) fn on_processing_time(&mut self, now: Timestamp) {
+    fn on_processing_time(&mut self, now: Timestamp) {
         let function = &mut self.function;
         self.core
             .fire(TimeDomain::ProcessingTime, now, |time, ctx| {
@@ -303,8 +302,7 @@ where
             });
     }
 
-    /// The earliest processing-time timer.
-    pub(crate) fn next_processing_time(&self) -> Option<Timestamp> {
+    fn next_processing_time(&self) -> Option<Timestamp> {
         self.core.timers.next_processing_time()
     }
 }

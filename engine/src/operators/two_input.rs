@@ -7,6 +7,7 @@
 use std::hash::Hash;
 
 use super::process::{Context, ProcessCore, TimeDomain, TimestampFn};
+use super::ClockTimers;
 use crate::time::Timestamp;
 
 /// An operator with two inputs of different types, as its stage drives it.
@@ -79,13 +80,12 @@ pub(crate) struct KeyedCoProcess<A, B, K, KA, KB, F, O> {
     pub(crate) function: F,
 }
 
-impl<A, B, K, KA, KB, F, O> KeyedCoProcess<A, B, K, KA, KB, F, O>
+impl<A, B, K, KA, KB, F, O> ClockTimers for KeyedCoProcess<A, B, K, KA, KB, F, O>
 where
     K: Hash + Eq + Clone,
     F: KeyedCoProcessFunction<K, A, B, O>,
 {
-    /// Fires the processing-time timers due at `now`.
-    pub(crate) fn on_processing_time(&mut self, now: Timestamp) {
+    fn on_processing_time(&mut self, now: Timestamp) {
         let function = &mut self.function;
         self.core
             .fire(TimeDomain::ProcessingTime, now, |time, ctx| {
@@ -93,8 +93,7 @@ where
             });
     }
 
-    /// The earliest processing-time timer.
-    pub(crate) fn next_processing_time(&self) -> Option<Timestamp> {
+    fn next_processing_time(&self) -> Option<Timestamp> {
         self.core.timers.next_processing_time()
     }
 }
@@ -158,13 +157,12 @@ pub(crate) struct KeyedBroadcastProcess<
     pub(crate) state: F::Broadcast,
 }
 
-impl<A, B, K, KA, F, O> KeyedBroadcastProcess<A, B, K, KA, F, O>
+impl<A, B, K, KA, F, O> ClockTimers for KeyedBroadcastProcess<A, B, K, KA, F, O>
 where
     K: Hash + Eq + Clone,
     F: KeyedBroadcastProcessFunction<K, A, B, O>,
 {
-    /// Fires the processing-time timers due at `now`.
-    pub(crate) fn on_processing_time(&mut self, now: Timestamp) {
+    fn on_processing_time(&mut self, now: Timestamp) {
         let (function, state) = (&mut self.function, &self.state);
         self.core
             .fire(TimeDomain::ProcessingTime, now, |time, ctx| {
@@ -172,8 +170,7 @@ where
             });
     }
 
-    /// The earliest processing-time timer.
-    pub(crate) fn next_processing_time(&self) -> Option<Timestamp> {
+    fn next_processing_time(&self) -> Option<Timestamp> {
         self.core.timers.next_processing_time()
     }
 }
