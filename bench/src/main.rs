@@ -1,10 +1,13 @@
 //! `tidewater-bench`: runs a benchmark job on Tidewater or on a peer engine, prints progress
 //! to stderr and, as its last stdout line, a JSON summary (see DESIGN.md for the contract).
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 use tidewater::{JobConfig, Pinning};
 
 use tidewater_bench::jobs::{self, Job, Spec};
+use tidewater_bench::nexmark::{self, GeneratorConfig, Query};
 use tidewater_bench::summary::summary;
 use tidewater_bench::workload::Workload;
 
@@ -33,6 +36,9 @@ enum Command {
     /// Orders and payments (`--events` in all, half each) → key_by order id → interval join
     /// (payments 0..=2 s after their order) → one result per pair → sink. Tidewater only.
     IntervalJoin(RunArgs),
+    /// A Nexmark query (see NEXMARK.md) over generated events or a JSON-lines file, or
+    /// `--query gen` to measure the event generator alone. Tidewater only.
+    Nexmark(NexmarkArgs),
 }
 
 #[derive(Args)]
@@ -64,6 +70,47 @@ struct RunArgs {
     no_pin: bool,
 }
 
+#[derive(Args)]
+struct NexmarkArgs {
+    /// The query, or `gen` for the generator alone (no engine).
+    #[arg(long, value_enum)]
+    query: Query,
+    /// Events to generate (not with --input).
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Read the events from this JSON-lines file instead of generating them.
+    #[arg(long, conflicts_with = "events")]
+    input: Option<PathBuf>,
+    /// Write the result lines here (with `gen`: the generated events, as JSON lines).
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Shards (workers); default one per core. With `gen`: generator threads.
+    #[arg(long)]
+    shards: Option<usize>,
+    /// Throttle the source to this many events per second in total.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// How far the watermark trails the largest `date_time` seen, in ms.
+    #[arg(long, default_value_t = 0)]
+    out_of_orderness_ms: i64,
+    /// The generator's seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Event time between consecutive generated events, in µs (10: 100 000 events per
+    /// second of event time).
+    #[arg(long, default_value_t = 10.0)]
+    inter_event_delay_us: f64,
+    /// Sample one event in N (rounded up to a power of two) for latency.
+    #[arg(long, default_value_t = 64)]
+    latency_sample: u64,
+    /// Records per exchange batch.
+    #[arg(long, default_value_t = 1024)]
+    batch_size: usize,
+    /// Do not pin shards to cores.
+    #[arg(long)]
+    no_pin: bool,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Engine {
     Tidewater,
@@ -73,6 +120,7 @@ enum Engine {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let (job, args) = match cli.command {
+        Command::Nexmark(args) => return run_nexmark(args),
         Command::Passthrough(args) => (Job::Passthrough, args),
         Command::KeyedCount(args) => (Job::KeyedCount, args),
         Command::SlidingCount(args) => (Job::SlidingCount, args),
@@ -121,6 +169,60 @@ fn main() -> anyhow::Result<()> {
         Engine::Timely => jobs::timely::run(&spec, !args.no_pin)?,
     };
     let line = summary(job.name(), engine, shards, spec.rate, &stats);
+    println!("{line}");
+    Ok(())
+}
+
+/// `tidewater-bench nexmark`.
+fn run_nexmark(args: NexmarkArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.inter_event_delay_us.is_finite() && args.inter_event_delay_us >= 0.0,
+        "--inter-event-delay-us must be a non-negative number"
+    );
+    let shards = args
+        .shards
+        .unwrap_or_else(tidewater::config::available_cores);
+    let options = nexmark::Options {
+        query: args.query,
+        events: args.events,
+        input: args.input,
+        output: args.output,
+        shards,
+        rate: args.rate,
+        out_of_orderness_ms: args.out_of_orderness_ms,
+        latency_sample: args.latency_sample.max(1),
+        generator: GeneratorConfig {
+            seed: args.seed,
+            inter_event_delay_ns: (args.inter_event_delay_us * 1000.0).round() as u64,
+            ..GeneratorConfig::default()
+        },
+    };
+    let (engine, what) = match args.query {
+        Query::Gen => ("none", format!("{shards} threads")),
+        _ => ("tidewater", format!("{shards} shards")),
+    };
+    let source = match &options.input {
+        Some(path) => path.display().to_string(),
+        None => format!("{} generated events", options.events),
+    };
+    eprintln!(
+        "nexmark {} on {engine}: {source}, {what}{}",
+        args.query.name(),
+        options
+            .rate
+            .map(|r| format!(", {r} events/s"))
+            .unwrap_or_default()
+    );
+    let pinning = if args.no_pin {
+        Pinning::Never
+    } else {
+        Pinning::Auto
+    };
+    let config = JobConfig::default()
+        .pinning(pinning)
+        .batch_size(args.batch_size);
+    let stats = nexmark::run::run(&options, config)?;
+    let line = summary(args.query.name(), engine, shards, options.rate, &stats);
     println!("{line}");
     Ok(())
 }

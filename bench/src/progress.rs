@@ -12,7 +12,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Starts reporting `done()` out of `total`.
+    /// Starts reporting `done()` out of `total` (0 if not known).
     pub fn start(total: u64, done: impl Fn() -> u64 + Send + 'static) -> Self {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -22,10 +22,15 @@ impl Progress {
                 stopped.recv_timeout(Duration::from_secs(1))
             {
                 let now = done();
-                let percent = now as f64 * 100.0 / total.max(1) as f64;
+                // A total of 0 means unknown (a file being read): no percentage.
+                let percent = if total == 0 {
+                    String::new()
+                } else {
+                    format!(" ({:.0}%)", now as f64 * 100.0 / total as f64)
+                };
                 let _ = writeln!(
                     std::io::stderr(),
-                    "[{:>5.1}s] {now} events ({percent:.0}%), {:.2} M events/s",
+                    "[{:>5.1}s] {now} events{percent}, {:.2} M events/s",
                     start.elapsed().as_secs_f64(),
                     (now - last) as f64 / 1e6
                 );

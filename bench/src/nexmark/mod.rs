@@ -1,0 +1,25 @@
+//! The Nexmark benchmark suite on Tidewater (NEXMARK.md is the contract).
+//!
+//! - [`event`]: the person, auction and bid events, and their JSON-lines form.
+//! - [`generator`]: the deterministic, resumable standard Nexmark generator.
+//! - [`jsonl`]: the streaming reader of `--input` files and the writer of `--output` files.
+//! - [`source`]: the two as Tidewater sources, split across shards.
+//! - [`queries`]: one module per query, each a short function over the DataStream API.
+//! - [`run`]: what `tidewater-bench nexmark` does: build the job, run it, measure it.
+//!
+//! Events enter as [`Stamped`] events (the birth time of one in `--latency-sample` rides
+//! along for latency), get `date_time` as their event time with a watermark that trails by
+//! `--out-of-orderness-ms`, pass through the query, and reach a sink that records latency
+//! and a checksum and, with `--output`, writes each row as a JSON line with `"op"`.
+
+pub mod event;
+pub mod generator;
+pub mod jsonl;
+pub mod queries;
+pub mod run;
+pub mod source;
+
+pub use event::{Auction, Bid, Event, Person};
+pub use generator::{GeneratorConfig, NexmarkGenerator};
+pub use run::{NexmarkError, Options, Query};
+pub use source::Stamped;

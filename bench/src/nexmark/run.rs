@@ -1,0 +1,316 @@
+//! What `tidewater-bench nexmark` does: run a query on Tidewater over generated or file
+//! events, or (`gen`) measure the generator alone.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use tidewater::prelude::*;
+
+use super::event::Event;
+use super::generator::{GeneratorConfig, NexmarkGenerator};
+use super::jsonl::{write_event, JsonlError, Op, ResultFile};
+use super::queries::{q0, q1, q2, ResultRow};
+use super::source::{interleaved, ErrorSlot, FileEvents, GeneratedEvents, Stamped};
+use crate::latency::Totals;
+use crate::progress::Progress;
+use crate::summary::RunStats;
+
+/// What `--query` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Query {
+    /// The generator alone, no engine: events/s of event generation (with `--output`, the
+    /// events are written as JSON lines, in order, on one thread).
+    Gen,
+    /// Pass-through: every bid.
+    Q0,
+    /// Currency conversion: every bid, price × 0.908.
+    Q1,
+    /// Selection: bids on auctions that are multiples of 123.
+    Q2,
+}
+
+impl Query {
+    /// The name in the summary's `query` field.
+    pub fn name(self) -> &'static str {
+        match self {
+            Query::Gen => "gen",
+            Query::Q0 => "q0",
+            Query::Q1 => "q1",
+            Query::Q2 => "q2",
+        }
+    }
+}
+
+/// Why a Nexmark run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NexmarkError {
+    /// The input or output file could not be read or written, or the input is malformed.
+    #[error(transparent)]
+    Jsonl(#[from] JsonlError),
+    /// The job failed.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// The options do not make sense together.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Everything a Nexmark run needs to know.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The query.
+    pub query: Query,
+    /// Events to generate (without `input`).
+    pub events: u64,
+    /// Read events from this JSON-lines file instead of generating them.
+    pub input: Option<PathBuf>,
+    /// Write the result lines (with `gen`, the events) to this file.
+    pub output: Option<PathBuf>,
+    /// Shards (with `gen`, threads).
+    pub shards: usize,
+    /// Total events per second, if throttled.
+    pub rate: Option<f64>,
+    /// How far the watermark trails the largest `date_time` seen, in ms.
+    pub out_of_orderness_ms: i64,
+    /// One event in this many (rounded up to a power of two) carries its birth time.
+    pub latency_sample: u64,
+    /// The generator's configuration.
+    pub generator: GeneratorConfig,
+}
+
+impl Options {
+    /// Default options for `query`: 1 000 000 generated events on one shard.
+    pub fn new(query: Query) -> Self {
+        Self {
+            query,
+            events: 1_000_000,
+            input: None,
+            output: None,
+            shards: 1,
+            rate: None,
+            out_of_orderness_ms: 0,
+            latency_sample: 64,
+            generator: GeneratorConfig::default(),
+        }
+    }
+}
+
+/// Runs `options` (`gen` without the engine, the queries on Tidewater with `config`).
+pub fn run(options: &Options, config: JobConfig) -> Result<RunStats, NexmarkError> {
+    if options.shards == 0 {
+        return Err(NexmarkError::Usage("--shards must be at least 1".into()));
+    }
+    if options
+        .rate
+        .is_some_and(|rate| rate.is_nan() || rate <= 0.0)
+    {
+        return Err(NexmarkError::Usage("--rate must be positive".into()));
+    }
+    match options.query {
+        Query::Gen => generate(options),
+        _ => run_query(options, config),
+    }
+}
+
+/// Runs a query on Tidewater.
+fn run_query(options: &Options, config: JobConfig) -> Result<RunStats, NexmarkError> {
+    let env = Env::new(config.shards(options.shards));
+    let totals = Totals::default();
+    let errors = ErrorSlot::default();
+    let events = events(&env, options, &errors)?;
+    let output = options
+        .output
+        .as_deref()
+        .map(ResultFile::create)
+        .transpose()?;
+    let output_ref = output.as_ref();
+    match options.query {
+        Query::Gen => unreachable!("`gen` runs without the engine"),
+        Query::Q0 => sink(&q0::query(&events), &totals, output_ref),
+        Query::Q1 => sink(&q1::query(&events), &totals, output_ref),
+        Query::Q2 => sink(&q2::query(&events), &totals, output_ref),
+    }
+    let started = Instant::now();
+    let handle = env.execute_async()?;
+    let metrics = handle.metrics().clone();
+    // The number of events in a file is not known before it is read.
+    let expected = if options.input.is_some() {
+        0
+    } else {
+        options.events
+    };
+    let progress = Progress::start(expected, move || metrics.source_records());
+    let joined = handle.join();
+    drop(progress);
+    let report = match joined {
+        Ok(report) => report,
+        // A malformed input line stops the job with a panic; report the error it came from.
+        Err(error) => {
+            let input_error = errors.lock().unwrap_or_else(|e| e.into_inner()).take();
+            return Err(input_error.map_or(error.into(), Into::into));
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(output) = output {
+        output.finish()?;
+    }
+    Ok(RunStats {
+        events: report.source_records,
+        seconds,
+        latency_ns: totals.histogram(),
+        checksum: totals.checksum(),
+        results: totals.records(),
+    })
+}
+
+/// The events, from the file or the generator, with `date_time` as event time.
+fn events(
+    env: &Env,
+    options: &Options,
+    errors: &ErrorSlot,
+) -> Result<DataStream<Stamped<Event>>, NexmarkError> {
+    let stream = match &options.input {
+        Some(path) => {
+            let mut source = FileEvents::open(path, options.latency_sample, errors.clone())?;
+            if let Some(rate) = options.rate {
+                source = source.rate_limited(rate);
+            }
+            env.from_source(source)
+        }
+        None => {
+            let generator = NexmarkGenerator::new(options.generator.clone());
+            let mut source =
+                GeneratedEvents::new(generator, options.events, options.latency_sample);
+            if let Some(rate) = options.rate {
+                source = source.rate_limited(rate);
+            }
+            env.from_source(source)
+        }
+    };
+    Ok(stream.name("nexmark-source").assign_timestamps(
+        |event: &Stamped<Event>| event.value.date_time(),
+        options.out_of_orderness_ms,
+    ))
+}
+
+/// A sink that records each row's latency and checksum and, with `output`, writes it.
+fn sink<R: ResultRow>(rows: &DataStream<Stamped<R>>, totals: &Totals, output: Option<&ResultFile>) {
+    let mut recorder = totals.recorder();
+    let mut writer = output.map(ResultFile::writer);
+    rows.sink(move |row: Stamped<R>| {
+        recorder.record(row.born_ns, row.value.checksum());
+        if let Some(writer) = &mut writer {
+            writer.write(Op::Insert, &row.value);
+        }
+    });
+}
+
+/// `gen`: makes `options.events` events without the engine. Without `--output`, on
+/// `options.shards` threads, each its interleaved part; with it, on one thread in order,
+/// writing each event as a JSON line.
+fn generate(options: &Options) -> Result<RunStats, NexmarkError> {
+    if options.input.is_some() || options.rate.is_some() {
+        return Err(NexmarkError::Usage(
+            "`--query gen` takes neither --input nor --rate".into(),
+        ));
+    }
+    let generator = NexmarkGenerator::new(options.generator.clone());
+    let count = options.events;
+    let started = Instant::now();
+    let checksum = match &options.output {
+        Some(path) => {
+            let io = |source| JsonlError::Io {
+                path: path.clone(),
+                source,
+            };
+            let mut out = BufWriter::with_capacity(1 << 20, File::create(path).map_err(io)?);
+            let mut checksum = 0u64;
+            for n in 0..count {
+                let event = generator.event(n);
+                checksum = checksum.wrapping_add(event_checksum(&event));
+                write_event(&mut out, &event).map_err(io)?;
+            }
+            out.flush().map_err(io)?;
+            checksum
+        }
+        None => std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..options.shards)
+                .map(|shard| {
+                    let generator = &generator;
+                    scope.spawn(move || {
+                        interleaved(count, shard, options.shards)
+                            .map(|n| event_checksum(&std::hint::black_box(generator.event(n))))
+                            .fold(0u64, u64::wrapping_add)
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|thread| thread.join().expect("generator threads do not panic"))
+                .fold(0u64, u64::wrapping_add)
+        }),
+    };
+    Ok(RunStats {
+        events: count,
+        seconds: started.elapsed().as_secs_f64(),
+        latency_ns: Totals::default().histogram(),
+        checksum,
+        results: count,
+    })
+}
+
+/// A cheap fingerprint of an event for `gen`'s checksum: a weighted sum of its integers and
+/// the lengths of its strings (hashing the strings would cost more than making them).
+pub fn event_checksum(event: &Event) -> u64 {
+    let fields: [i64; 8] = match event {
+        Event::Person(p) => [
+            p.id,
+            p.date_time,
+            p.name.len() as i64,
+            p.email_address.len() as i64,
+            p.credit_card.len() as i64,
+            p.city.len() as i64,
+            p.state.len() as i64,
+            p.extra.len() as i64,
+        ],
+        Event::Auction(a) => [
+            a.id,
+            a.initial_bid,
+            a.reserve,
+            a.date_time,
+            a.expires,
+            a.seller,
+            a.category,
+            (a.item_name.len() + a.description.len() + a.extra.len()) as i64,
+        ],
+        Event::Bid(b) => [
+            b.auction,
+            b.bidder,
+            b.price,
+            b.date_time,
+            b.channel.len() as i64,
+            b.url.len() as i64,
+            b.extra.len() as i64,
+            0,
+        ],
+    };
+    // Odd multipliers (SplitMix64's constants and golden-ratio steps): a weighted sum.
+    let mut weight = 0x9E37_79B9_7F4A_7C15u64;
+    let mut sum = event_kind_code(event);
+    for field in fields {
+        sum = sum.wrapping_add((field as u64).wrapping_mul(weight));
+        weight = weight.wrapping_add(0xBF58_476D_1CE4_E5BA);
+    }
+    sum
+}
+
+/// 1, 2, 3 for a person, an auction, a bid.
+fn event_kind_code(event: &Event) -> u64 {
+    match event {
+        Event::Person(_) => 1,
+        Event::Auction(_) => 2,
+        Event::Bid(_) => 3,
+    }
+}
