@@ -11,6 +11,11 @@ use tidewater_bench::nexmark::{self, GeneratorConfig, Query};
 use tidewater_bench::summary::summary;
 use tidewater_bench::workload::Workload;
 
+/// Both engines run in this one binary with the same allocator; mimalloc's per-thread heaps
+/// handle batches allocated on one shard and freed on another better than glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     version,
