@@ -1,6 +1,8 @@
 //! Windows against plain batch computations: tumbling, sliding and session windows on
 //! out-of-order input (within the watermark bound) on 1, 2 and 4 shards; lateness and the
-//! late-data side output; session merging; count triggers.
+//! late-data side output; session merging; count triggers. Sliding and tumbling windows with
+//! `aggregate` run on the sliced operator, which is also compared with the general one on
+//! input with late records.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -103,6 +105,16 @@ fn engine(
         .from_collection(events.to_vec())
         .assign_timestamps(|e: &Event| e.1, BOUND_MS)
         .key_by(|e: &Event| e.0);
+    // Sliding and tumbling event-time windows run on the sliced operator, sessions do not.
+    let slice = match assigner {
+        WindowAssigner::Sliding { size, slide, .. } => Some(gcd(size, slide)),
+        WindowAssigner::Tumbling { size, .. } => Some(size),
+        _ => None,
+    };
+    assert_eq!(
+        keyed.window(assigner).slice_length(),
+        slice.map(|ms| Duration::from_millis(ms as u64))
+    );
     let counts = keyed.window(assigner).aggregate(Count).collect();
     let sums = keyed
         .window(assigner)
@@ -128,6 +140,146 @@ fn engine(
     out
 }
 
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Input in arrival order where some records come later than the watermark bound allows.
+fn events_with_late_ones() -> impl Strategy<Value = Vec<Event>> {
+    prop::collection::vec(
+        (
+            0u8..4,
+            0i64..1_500,
+            prop_oneof![3 => 0i64..1_000, 1 => -6_000i64..0],
+            -50i64..50,
+        ),
+        0..200,
+    )
+    .prop_map(|steps| {
+        let mut base = 0;
+        steps
+            .into_iter()
+            .map(|(key, step, jitter, value)| {
+                base += step;
+                (key, base + jitter, value)
+            })
+            .collect()
+    })
+}
+
+/// Many records of two hot keys, most arriving after later ones of their key (up to 4 s out of
+/// order, a few beyond the bound of 3 s): the sliced operator's slices get many entries for
+/// older slices than their keys' newest.
+fn hot_disordered_events() -> impl Strategy<Value = Vec<Event>> {
+    prop::collection::vec((0u8..2, 0i64..25, -4_000i64..0, -50i64..50), 300..1_500).prop_map(
+        |steps| {
+            let mut base = 4_000;
+            steps
+                .into_iter()
+                .map(|(key, step, jitter, value)| {
+                    base += step;
+                    (key, base + jitter, value)
+                })
+                .collect()
+        },
+    )
+}
+
+/// Sliding windows of any size, slide and offset (so slices shorter than the slide, and
+/// windows shorter than the slide with gaps between them), and tumbling windows.
+fn sliceable_assigners() -> impl Strategy<Value = WindowAssigner> {
+    let ms = Duration::from_millis;
+    prop_oneof![
+        (1u64..8_000, 1u64..4_000, 0u64..5_000).prop_map(move |(size, slide, offset)| {
+            window::sliding(ms(size), ms(slide)).with_offset(ms(offset))
+        }),
+        (1u64..30, 1u64..10, 0u64..5).prop_map(move |(size, slide, offset)| window::sliding(
+            ms(size * 250),
+            ms(slide * 250)
+        )
+        .with_offset(ms(offset * 100))),
+        (1u64..6_000, 0u64..3_000)
+            .prop_map(move |(size, offset)| window::tumbling(ms(size)).with_offset(ms(offset))),
+    ]
+}
+
+/// Results by (key, window) as (count, sum), and the late records, of windows computed by
+/// `aggregate` on the sliced operator and by `process` on the general one, on one shard (so
+/// that both see the same watermarks between the same records).
+#[allow(clippy::type_complexity)]
+fn sliced_and_general(
+    events: &[Event],
+    assigner: WindowAssigner,
+    bound_ms: i64,
+) -> [(Vec<(u8, TimeWindow, u64, i64)>, Vec<Event>); 2] {
+    let env = Env::new(
+        JobConfig::default()
+            .shards(1)
+            .pinning(Pinning::Never)
+            .batch_size(3),
+    );
+    let late = OutputTag::<Event>::new("late");
+    let keyed = env
+        .from_collection(events.to_vec())
+        .assign_timestamps(|e: &Event| e.1, bound_ms)
+        .key_by(|e: &Event| e.0);
+    let sliced = keyed.window(assigner).side_output_late_data(&late);
+    assert!(sliced.slice_length().is_some());
+    let counts = sliced.aggregate(Count);
+    let sliced_late = counts.side_output(&late).collect();
+    let counts = counts.collect();
+    let sums = sliced
+        .reduce(|a: Event, b: Event| (a.0, a.1.max(b.1), a.2 + b.2))
+        .collect();
+    let general = keyed.window(assigner).side_output_late_data(&late).process(
+        |key: &u8, window: &TimeWindow, records: &[Event], out: &mut Vec<_>| {
+            let sum = records.iter().map(|e| e.2).sum::<i64>();
+            out.push((*key, *window, records.len() as u64, sum));
+        },
+    );
+    let general_late = general.side_output(&late).collect();
+    let general = general.collect();
+    let handle = env.execute_async().unwrap();
+    let metrics = handle.metrics().clone();
+    handle.join().unwrap();
+
+    let mut sliced: Vec<(u8, TimeWindow, u64, i64)> = counts
+        .take()
+        .into_iter()
+        .map(|w| (w.key, w.window, w.value, 0))
+        .collect();
+    sliced.sort();
+    let mut sums: Vec<(u8, TimeWindow, i64)> = sums
+        .take()
+        .into_iter()
+        .map(|w| (w.key, w.window, w.value.2))
+        .collect();
+    sums.sort();
+    assert_eq!(
+        sums.len(),
+        sliced.len(),
+        "reduce and aggregate fire the same windows"
+    );
+    for (result, (key, window, sum)) in sliced.iter_mut().zip(sums) {
+        assert_eq!((result.0, result.1), (key, window));
+        result.3 = sum;
+    }
+    let mut general = general.take();
+    general.sort();
+    // Late records come in arrival order, and each operator counts its own: two sliced
+    // ones (aggregate and reduce) and the general one.
+    let (sliced_late, general_late) = (sliced_late.take(), general_late.take());
+    assert_eq!(
+        metrics.late_records(),
+        (2 * sliced_late.len() + general_late.len()) as u64
+    );
+    [(sliced, sliced_late), (general, general_late)]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
@@ -137,6 +289,24 @@ proptest! {
         for shards in [1, 2, 4] {
             prop_assert_eq!(&engine(&events, assigner, shards), &expected, "on {} shards", shards);
         }
+    }
+
+    #[test]
+    fn sliced_windows_equal_the_general_operator_with_late_records(
+        events in events_with_late_ones(),
+        assigner in sliceable_assigners(),
+    ) {
+        let [sliced, general] = sliced_and_general(&events, assigner, 500);
+        prop_assert_eq!(sliced, general);
+    }
+
+    #[test]
+    fn sliced_windows_equal_the_general_operator_on_hot_keys_far_out_of_order(
+        events in hot_disordered_events(),
+        assigner in sliceable_assigners(),
+    ) {
+        let [sliced, general] = sliced_and_general(&events, assigner, 3_000);
+        prop_assert_eq!(sliced, general);
     }
 }
 
@@ -176,6 +346,112 @@ fn records_beyond_the_allowed_lateness_go_to_the_side_output_and_are_counted() {
         .collect();
     assert_eq!(results, vec![(first, 1), (first, 3), (second, 110)]);
     assert_eq!(late_records.take(), vec![(1, 3_000, 4), (1, 4_000, 8)]);
+    assert_eq!(metrics.late_records(), 2);
+}
+
+#[test]
+fn only_event_time_sliding_or_tumbling_windows_with_the_event_time_trigger_are_sliced() {
+    let env = Env::new(JobConfig::default().shards(1));
+    let keyed = env
+        .from_collection(vec![(1u8, 0i64, 0i64)])
+        .assign_timestamps(|e: &Event| e.1, 0)
+        .key_by(|e: &Event| e.0);
+    let secs = Duration::from_secs;
+    let sliding = window::sliding(secs(10), secs(4));
+    assert_eq!(keyed.window(sliding).slice_length(), Some(secs(2)));
+    assert_eq!(
+        keyed
+            .window(sliding)
+            .trigger(window::EventTimeTrigger)
+            .slice_length(),
+        Some(secs(2))
+    );
+    assert_eq!(
+        keyed.window(window::tumbling(secs(3))).slice_length(),
+        Some(secs(3))
+    );
+    // Everything else keeps one accumulator per key and window.
+    assert_eq!(
+        keyed
+            .window(sliding)
+            .allowed_lateness(secs(1))
+            .slice_length(),
+        None
+    );
+    assert_eq!(
+        keyed
+            .window(sliding)
+            .trigger(CountTrigger::of(2))
+            .slice_length(),
+        None
+    );
+    let processing = sliding.processing_time();
+    assert_eq!(keyed.window(processing).slice_length(), None);
+    assert_eq!(
+        keyed
+            .window(sliding)
+            .trigger(window::DefaultTrigger::for_assigner(&processing))
+            .slice_length(),
+        None
+    );
+    assert_eq!(keyed.window(window::session(secs(1))).slice_length(), None);
+    assert_eq!(keyed.window(window::global()).slice_length(), None);
+}
+
+#[test]
+fn sliced_windows_drop_exactly_the_records_whose_last_window_has_fired() {
+    // One record per batch, so that a watermark (the largest time so far - 1) follows every
+    // record. Windows of 10 s every 5 s: a record is in two of them.
+    let env = Env::new(JobConfig::default().shards(1).batch_size(1));
+    let late = OutputTag::<Event>::new("late");
+    let input: Vec<Event> = vec![
+        (1, 3_000, 1),
+        (2, 15_000, 10), // watermark 14 999: every window up to [5 000, 15 000) fires
+        (1, 9_999, 100), // in [0, 10 000) and [5 000, 15 000): too late
+        (1, 10_000, 1_000), // [5 000, 15 000) has fired, [10 000, 20 000) has not
+        (2, 4_999, 10_000), // in [-5 000, 5 000) and [0, 10 000): too late
+        (1, 30_000, 0),  // watermark 29 999; the rest fire at the end of the input
+    ];
+    let windows = env
+        .from_collection(input)
+        .assign_timestamps(|e: &Event| e.1, 0)
+        .key_by(|e: &Event| e.0)
+        .window(window::sliding(
+            Duration::from_secs(10),
+            Duration::from_secs(5),
+        ))
+        .side_output_late_data(&late);
+    assert_eq!(windows.slice_length(), Some(Duration::from_secs(5)));
+    let sums = windows.aggregate(Sum(|e: &Event| e.2));
+    let late_records = sums.side_output(&late).collect();
+    let sums = sums.collect();
+    let handle = env.execute_async().unwrap();
+    let metrics = handle.metrics().clone();
+    handle.join().unwrap();
+
+    let mut sums: Vec<(u8, TimeWindow, i64)> = sums
+        .take()
+        .into_iter()
+        .map(|w| (w.key, w.window, w.value))
+        .collect();
+    sums.sort();
+    let w = |start: i64| TimeWindow::new(start, start + 10_000);
+    assert_eq!(
+        sums,
+        vec![
+            (1, w(-5_000), 1),
+            (1, w(0), 1),
+            (1, w(10_000), 1_000),
+            (1, w(25_000), 0),
+            (1, w(30_000), 0),
+            (2, w(10_000), 10),
+            (2, w(15_000), 10),
+        ]
+    );
+    assert_eq!(
+        late_records.take(),
+        vec![(1, 9_999, 100), (2, 4_999, 10_000)]
+    );
     assert_eq!(metrics.late_records(), 2);
 }
 

@@ -9,14 +9,21 @@ use std::time::Duration;
 use super::{DataStream, KeyedStream};
 use crate::exchange::StableKey;
 use crate::operators::window::{
-    AggregateWindow, DefaultTrigger, LateRecords, ProcessWindow, ProcessWindowFunction,
-    ReduceWindow, Trigger, WindowAssigner, WindowFunction, WindowOperator, WindowState, Windowed,
+    fires_once_at_window_end, AggregateWindow, DefaultTrigger, LateRecords, ProcessWindow,
+    ProcessWindowFunction, ReduceWindow, SlicedState, SlicedWindowOperator, Slicing, Trigger,
+    WindowAssigner, WindowFunction, WindowOperator, WindowOutputs, WindowState, Windowed,
 };
 use crate::operators::{AggregateFunction, BoxOutput, OutputTag, Shared};
 use crate::plan::{Data, ShardBuilder};
 
 /// A keyed stream cut into windows: choose a trigger, lateness and late-data output, then a
 /// window function (`reduce`, `aggregate` or `process`).
+///
+/// Sliding and tumbling event-time windows with `reduce` or `aggregate`, the default trigger
+/// and no allowed lateness keep one accumulator per key and slice of `gcd(size, slide)`
+/// rather than per key and window, and merge a window's slices when it fires (see
+/// [`slice_length`](Self::slice_length)): the function's result must then not depend on the
+/// order its records are added and merged in.
 pub struct WindowedStream<T, K, KF, Tr> {
     keyed: KeyedStream<T, K, KF>,
     assigner: WindowAssigner,
@@ -79,6 +86,23 @@ where
         self
     }
 
+    /// The length of the slices `reduce` and `aggregate` keep per key when they run on the
+    /// sliced operator (sliding or tumbling windows in event time, the default or event-time
+    /// trigger, no allowed lateness); `None` when they keep one accumulator per key and
+    /// window instead. `process` always does the latter.
+    pub fn slice_length(&self) -> Option<Duration> {
+        self.slicing()
+            .map(|slicing| Duration::from_millis(slicing.slice_length().unsigned_abs()))
+    }
+
+    /// The slicing of these windows for an incremental function, if the sliced operator can
+    /// compute them: with no allowed lateness and a trigger firing each window once at its
+    /// end, a window's result is the merge of its slices when the watermark passes it.
+    fn slicing(&self) -> Option<Slicing> {
+        let fires_at_end = self.allowed_lateness == 0 && fires_once_at_window_end(&self.trigger);
+        Slicing::of(&self.assigner).filter(|_| fires_at_end)
+    }
+
     /// Combines each window's records pairwise; emits one [`Windowed`] per firing.
     pub fn reduce<F>(&self, f: F) -> DataStream<Windowed<K, T>>
     where
@@ -88,9 +112,13 @@ where
     }
 
     /// Folds each window's records with `function`; emits one [`Windowed`] per firing.
+    ///
+    /// The accumulator is `Clone`: on the sliced operator, a slice's accumulator is merged
+    /// into each of the windows holding the slice.
     pub fn aggregate<A>(&self, function: A) -> DataStream<Windowed<K, A::Out>>
     where
         A: AggregateFunction<T>,
+        A::Acc: Clone,
         A::Out: Data,
     {
         self.build("window-aggregate", AggregateWindow(function))
@@ -111,13 +139,21 @@ where
         )
     }
 
+    /// Adds the window operator running `function`: the sliced one when the function is
+    /// incremental and the windows [can be sliced](Self::slicing), else the general one.
     fn build<W>(&self, kind: &str, function: W) -> DataStream<W::Out>
     where
         W: WindowFunction<K, T> + Send + Sync,
+        W::Acc: Clone,
         W::Out: Data,
     {
+        let slicing = if W::SLICEABLE { self.slicing() } else { None };
         let stream = self.keyed.stream();
-        let operator = stream.graph().borrow_mut().add_operator(kind);
+        let kind = match slicing {
+            Some(_) => format!("{kind}-sliced"),
+            None => kind.to_owned(),
+        };
+        let operator = stream.graph().borrow_mut().add_operator(&kind);
         let exchange = self.keyed.exchange(operator);
         let key = self.keyed.key().clone();
         let timestamps = stream.timestamps();
@@ -130,6 +166,29 @@ where
         stream.receive(operator, vec![exchange], move |node| {
             move |builder: &mut ShardBuilder| {
                 let side = builder.side_outputs(operator);
+                let outputs = WindowOutputs {
+                    late: LateRecords {
+                        tag: late_tag.clone(),
+                        metrics: builder.context.metrics.clone(),
+                        shard: builder.shard(),
+                    },
+                    next: builder.output::<W::Out>(node),
+                    side,
+                    batch: builder.context.config.batch_size.max(1),
+                };
+                if let Some(slicing) = slicing {
+                    return Box::new(SlicedWindowOperator {
+                        id: operator,
+                        key: key.clone(),
+                        slicing,
+                        timestamp: timestamps
+                            .clone()
+                            .expect("event-time windows have timestamps (checked by `new`)"),
+                        function: function.clone(),
+                        outputs,
+                        state: SlicedState::default(),
+                    }) as BoxOutput<T>;
+                }
                 let window = Rc::new(RefCell::new(WindowOperator {
                     id: operator,
                     key: key.clone(),
@@ -138,13 +197,7 @@ where
                     function: function.clone(),
                     trigger: trigger.clone(),
                     allowed_lateness,
-                    late: LateRecords {
-                        tag: late_tag.clone(),
-                        metrics: builder.context.metrics.clone(),
-                        shard: builder.shard(),
-                    },
-                    next: builder.output::<W::Out>(node),
-                    side,
+                    outputs,
                     state: WindowState::default(),
                 }));
                 builder.add_processing_timers(window.clone());

@@ -12,8 +12,8 @@ mod throttle;
 pub(crate) use async_io::{async_stage, AsyncOperator};
 pub(crate) use job::start;
 pub use job::{JobHandle, JobReport};
-pub use throttle::Throttle;
 pub(crate) use stage::{receiver_stage, source_stage, two_input_stage, SourcePace};
+pub use throttle::Throttle;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -33,11 +33,23 @@ where
 /// The window operator's view of reduce, aggregate and process alike: an accumulator per
 /// (key, window) that records fold into, windows merge, and firing reads.
 pub(crate) trait WindowFunction<K, T>: Clone + 'static {
+    /// What a window (or a slice of one) holds for a key.
     type Acc;
+    /// What firing a window emits.
     type Out;
+    /// Whether a window's result may be computed by merging the accumulators of its slices
+    /// in time order rather than adding its records in arrival order, as the sliced operator
+    /// does. True for `reduce` and `aggregate`, whose results must not depend on the order
+    /// of records (input out of order and several shards reorder them anyway); false for
+    /// `process`, which hands its function the records in arrival order.
+    const SLICEABLE: bool;
+    /// An empty accumulator.
     fn create(&self) -> Self::Acc;
+    /// Folds one record in.
     fn add(&self, acc: &mut Self::Acc, record: T);
+    /// Folds `other` (of merged sessions, or of a window's slices) into `acc`.
     fn merge(&self, acc: &mut Self::Acc, other: Self::Acc);
+    /// Emits the result of `window` for `key` into `out`.
     fn emit(&mut self, key: &K, window: &TimeWindow, acc: &Self::Acc, out: &mut Vec<Self::Out>);
 }
 
@@ -51,6 +63,7 @@ where
 {
     type Acc = Option<T>;
     type Out = Windowed<K, T>;
+    const SLICEABLE: bool = true;
 
     fn create(&self) -> Option<T> {
         None
@@ -87,6 +100,7 @@ pub(crate) struct AggregateWindow<A>(pub(crate) A);
 impl<K: Clone + 'static, T, A: AggregateFunction<T>> WindowFunction<K, T> for AggregateWindow<A> {
     type Acc = A::Acc;
     type Out = Windowed<K, A::Out>;
+    const SLICEABLE: bool = true;
 
     fn create(&self) -> A::Acc {
         self.0.create()
@@ -130,6 +144,7 @@ where
 {
     type Acc = Vec<T>;
     type Out = O;
+    const SLICEABLE: bool = false;
 
     fn create(&self) -> Vec<T> {
         Vec::new()

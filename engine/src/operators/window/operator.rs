@@ -47,9 +47,66 @@ impl<K> WindowTimers<K> {
 
 /// Where a window operator reports dropped late records.
 pub(crate) struct LateRecords<T> {
+    /// The late-data side output, if the job asked for one.
     pub(crate) tag: Option<OutputTag<T>>,
+    /// The job's metrics, which count late records per shard.
     pub(crate) metrics: std::sync::Arc<JobMetrics>,
+    /// This operator's shard.
     pub(crate) shard: usize,
+}
+
+/// Where a window operator's results, late records and watermarks go; the same for the
+/// general and the sliced operator.
+pub(crate) struct WindowOutputs<T, O> {
+    /// Where late records are counted and sent.
+    pub(crate) late: LateRecords<T>,
+    /// The downstream of the results.
+    pub(crate) next: BoxOutput<O>,
+    /// The operator's side outputs (the late-data one among them).
+    pub(crate) side: SideOutputs,
+    /// How many results go downstream in one batch (the job's batch size).
+    pub(crate) batch: usize,
+}
+
+impl<T: 'static, O> WindowOutputs<T, O> {
+    /// Counts `record` as late and sends it to the late-data side output, if there is one.
+    pub(super) fn drop_late(&mut self, record: T) {
+        ShardCounters::add(&self.late.metrics.shard(self.late.shard).late_records, 1);
+        if let Some(tag) = &self.late.tag {
+            self.side.emit(tag, record);
+        }
+    }
+
+    /// Sends `out` downstream once it holds a full batch, leaving an empty one in its place:
+    /// firing many windows at once then sends batches of the usual size rather than one
+    /// vector of every result, which would be fresh memory each time.
+    #[inline]
+    pub(super) fn ship_full(&mut self, out: &mut Vec<O>) {
+        if out.len() >= self.batch {
+            let full = std::mem::replace(out, Vec::with_capacity(self.batch));
+            self.next.push(full);
+        }
+    }
+
+    /// Sends `out` downstream (if there is anything) and flushes the side outputs.
+    pub(super) fn ship(&mut self, out: Vec<O>) {
+        if !out.is_empty() {
+            self.next.push(out);
+        }
+        self.side.flush();
+    }
+
+    /// Forwards `watermark` downstream and to the side outputs.
+    pub(super) fn watermark(&mut self, watermark: Timestamp) {
+        self.next.watermark(watermark);
+        self.side.watermark(watermark);
+    }
+
+    /// Ends the downstream and the side outputs.
+    pub(super) fn end(&mut self) {
+        self.next.end();
+        self.side.end();
+    }
 }
 
 /// The window operator of one shard.
@@ -61,9 +118,7 @@ pub(crate) struct WindowOperator<T, K, KF, W: WindowFunction<K, T>, Tr: Trigger<
     pub(crate) function: W,
     pub(crate) trigger: Tr,
     pub(crate) allowed_lateness: i64,
-    pub(crate) late: LateRecords<T>,
-    pub(crate) next: BoxOutput<W::Out>,
-    pub(crate) side: SideOutputs,
+    pub(crate) outputs: WindowOutputs<T, W::Out>,
     pub(crate) state: WindowState<K, W::Acc, Tr::State>,
 }
 
@@ -94,12 +149,15 @@ impl<K, A, S> Default for WindowState<K, A, S> {
 /// When windows are dropped: after the allowed lateness in event time, at their end in
 /// processing time, never for the global window.
 #[derive(Clone, Copy)]
-struct Cleanup {
-    domain: TimeDomain,
-    allowed_lateness: i64,
+pub(super) struct Cleanup {
+    /// The clock windows are dropped by.
+    pub(super) domain: TimeDomain,
+    /// How long event-time windows are kept after their end.
+    pub(super) allowed_lateness: i64,
 }
 
 impl Cleanup {
+    /// When `window` is dropped (never for the global window).
     fn time(&self, window: &TimeWindow) -> Option<Timestamp> {
         if *window == TimeWindow::global() {
             None
@@ -111,7 +169,7 @@ impl Cleanup {
     }
 
     /// Whether `window` is already gone at `watermark` (only event-time windows are ever late).
-    fn is_late(&self, window: &TimeWindow, watermark: Timestamp) -> bool {
+    pub(super) fn is_late(&self, window: &TimeWindow, watermark: Timestamp) -> bool {
         self.domain == TimeDomain::EventTime
             && self
                 .time(window)
@@ -202,18 +260,11 @@ where
         let watermark = self.state.watermark;
         assigned.retain(|window| !cleanup.is_late(window, watermark));
         if assigned.is_empty() {
-            self.drop_late(record);
+            self.outputs.drop_late(record);
         } else {
             self.add_to_windows(&key, &assigned, record, timestamp, now, out);
         }
         self.state.assigned = assigned;
-    }
-
-    fn drop_late(&mut self, record: T) {
-        ShardCounters::add(&self.late.metrics.shard(self.late.shard).late_records, 1);
-        if let Some(tag) = &self.late.tag {
-            self.side.emit(tag, record);
-        }
     }
 
     /// Adds `record` to each of `windows` of `key`, running the trigger and acting on it.
@@ -346,9 +397,10 @@ where
         while let Some((time, due)) = self.state.timers.index(domain).pop_due(limit) {
             for (key, window) in due {
                 self.fire_one(domain, time, &key, window, now, &mut out);
+                self.outputs.ship_full(&mut out);
             }
         }
-        self.ship(out);
+        self.outputs.ship(out);
     }
 
     /// Fires the timer `(domain, time)` of `window` of `key`, if the window still holds it.
@@ -422,13 +474,6 @@ where
         }
     }
 
-    fn ship(&mut self, out: Vec<W::Out>) {
-        if !out.is_empty() {
-            self.next.push(out);
-        }
-        self.side.flush();
-    }
-
     /// Fires the processing-time timers due at `now`.
     pub(crate) fn on_processing_time(&mut self, now: Timestamp) {
         self.fire(TimeDomain::ProcessingTime, now, now);
@@ -455,14 +500,13 @@ where
         for record in batch {
             self.process_record(record, now, &mut out);
         }
-        self.ship(out);
+        self.outputs.ship(out);
     }
 
     fn watermark(&mut self, watermark: Timestamp) {
         self.state.watermark = watermark;
         self.fire(TimeDomain::EventTime, watermark, processing_time_now());
-        self.next.watermark(watermark);
-        self.side.watermark(watermark);
+        self.outputs.watermark(watermark);
     }
 
     fn end(&mut self) {
@@ -474,7 +518,6 @@ where
                 processing_time_now(),
             );
         }
-        self.next.end();
-        self.side.end();
+        self.outputs.end();
     }
 }

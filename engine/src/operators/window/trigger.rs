@@ -1,5 +1,7 @@
 //! Triggers: when a window's contents are emitted (fired) and when they are dropped (purged).
 
+use std::any::Any;
+
 use super::assigner::{TimeWindow, WindowAssigner, WindowTime};
 use crate::time::Timestamp;
 
@@ -339,6 +341,19 @@ impl DefaultTrigger {
             time: (*assigner != WindowAssigner::Global).then(|| assigner.time()),
         }
     }
+}
+
+/// Whether `trigger` is the event-time trigger, or the default trigger of event-time windows
+/// (which is the same): it fires a window when the watermark passes the window's end, and
+/// otherwise only for late records within the allowed lateness. With no allowed lateness,
+/// each window then fires once, with the records it holds when the watermark passes its end,
+/// which is what the sliced operator computes.
+pub(crate) fn fires_once_at_window_end<T, Tr: Trigger<T>>(trigger: &Tr) -> bool {
+    let trigger: &dyn Any = trigger;
+    trigger.is::<EventTimeTrigger>()
+        || trigger
+            .downcast_ref::<DefaultTrigger>()
+            .is_some_and(|default| default.time == Some(WindowTime::Event))
 }
 
 macro_rules! delegate {
