@@ -54,15 +54,22 @@ struct RunArgs {
     /// Distinct keys.
     #[arg(long, default_value_t = 10_000)]
     keys: u64,
+    /// Which engine runs the job.
+    #[arg(long, value_enum, default_value_t = Engine::Tidewater)]
+    engine: Engine,
+    #[command(flatten)]
+    run: EngineArgs,
+}
+
+/// The options every job shares: parallelism, pacing, latency sampling and batching.
+#[derive(Args)]
+struct EngineArgs {
     /// Shards (workers); default one per core.
     #[arg(long)]
     shards: Option<usize>,
     /// Throttle the sources to this many events per second in total.
     #[arg(long)]
     rate: Option<f64>,
-    /// Which engine runs the job.
-    #[arg(long, value_enum, default_value_t = Engine::Tidewater)]
-    engine: Engine,
     /// Sample one event in N (rounded up to a power of two) for latency: reading the clock
     /// for every event would cost more than the engine's own work per event.
     #[arg(long, default_value_t = 64)]
@@ -73,6 +80,40 @@ struct RunArgs {
     /// Do not pin shards to cores.
     #[arg(long)]
     no_pin: bool,
+}
+
+impl EngineArgs {
+    /// The shard count, checked.
+    fn shards(&self) -> anyhow::Result<usize> {
+        let shards = self
+            .shards
+            .unwrap_or_else(tidewater::config::available_cores);
+        anyhow::ensure!(shards > 0, "--shards must be at least 1");
+        Ok(shards)
+    }
+
+    /// The rate limit, checked.
+    fn rate(&self) -> anyhow::Result<Option<f64>> {
+        anyhow::ensure!(self.rate.is_none_or(|r| r > 0.0), "--rate must be positive");
+        Ok(self.rate)
+    }
+
+    /// One event in this many carries its birth time.
+    fn latency_sample(&self) -> u64 {
+        self.latency_sample.max(1)
+    }
+
+    /// Tidewater's job configuration (the shard count is the job's to set).
+    fn job_config(&self) -> JobConfig {
+        let pinning = if self.no_pin {
+            Pinning::Never
+        } else {
+            Pinning::Auto
+        };
+        JobConfig::default()
+            .pinning(pinning)
+            .batch_size(self.batch_size)
+    }
 }
 
 #[derive(Args)]
@@ -89,12 +130,6 @@ struct NexmarkArgs {
     /// Write the result lines here (with `gen`: the generated events, as JSON lines).
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Shards (workers); default one per core. With `gen`: generator threads.
-    #[arg(long)]
-    shards: Option<usize>,
-    /// Throttle the source to this many events per second in total.
-    #[arg(long)]
-    rate: Option<f64>,
     /// How far the watermark trails the largest `date_time` seen, in ms.
     #[arg(long, default_value_t = 0)]
     out_of_orderness_ms: i64,
@@ -105,15 +140,9 @@ struct NexmarkArgs {
     /// second of event time).
     #[arg(long, default_value_t = 10.0)]
     inter_event_delay_us: f64,
-    /// Sample one event in N (rounded up to a power of two) for latency.
-    #[arg(long, default_value_t = 64)]
-    latency_sample: u64,
-    /// Records per exchange batch.
-    #[arg(long, default_value_t = 1024)]
-    batch_size: usize,
-    /// Do not pin shards to cores.
-    #[arg(long)]
-    no_pin: bool,
+    /// With `gen`, `--shards` is the number of generator threads.
+    #[command(flatten)]
+    run: EngineArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -133,18 +162,13 @@ fn main() -> anyhow::Result<()> {
         Command::IntervalJoin(args) => (Job::IntervalJoin, args),
     };
     anyhow::ensure!(args.keys > 0, "--keys must be at least 1");
-    anyhow::ensure!(args.rate.is_none_or(|r| r > 0.0), "--rate must be positive");
-    let shards = args
-        .shards
-        .unwrap_or_else(tidewater::config::available_cores);
-    anyhow::ensure!(shards > 0, "--shards must be at least 1");
-    let sample = args.latency_sample.max(1);
+    let shards = args.run.shards()?;
     let spec = Spec {
         job,
         events: args.events,
         shards,
-        rate: args.rate,
-        workload: Workload::new(args.keys, sample),
+        rate: args.run.rate()?,
+        workload: Workload::new(args.keys, args.run.latency_sample()),
     };
     let engine = match args.engine {
         Engine::Tidewater => "tidewater",
@@ -160,18 +184,8 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or_default()
     );
     let stats = match args.engine {
-        Engine::Tidewater => {
-            let pinning = if args.no_pin {
-                Pinning::Never
-            } else {
-                Pinning::Auto
-            };
-            let config = JobConfig::default()
-                .pinning(pinning)
-                .batch_size(args.batch_size);
-            jobs::tidewater::run(&spec, config)?
-        }
-        Engine::Timely => jobs::timely::run(&spec, !args.no_pin)?,
+        Engine::Tidewater => jobs::tidewater::run(&spec, args.run.job_config())?,
+        Engine::Timely => jobs::timely::run(&spec, !args.run.no_pin)?,
     };
     let line = summary(job.name(), engine, shards, spec.rate, &stats);
     println!("{line}");
@@ -184,18 +198,16 @@ fn run_nexmark(args: NexmarkArgs) -> anyhow::Result<()> {
         args.inter_event_delay_us.is_finite() && args.inter_event_delay_us >= 0.0,
         "--inter-event-delay-us must be a non-negative number"
     );
-    let shards = args
-        .shards
-        .unwrap_or_else(tidewater::config::available_cores);
+    let shards = args.run.shards()?;
     let options = nexmark::Options {
         query: args.query,
         events: args.events,
         input: args.input,
         output: args.output,
         shards,
-        rate: args.rate,
+        rate: args.run.rate()?,
         out_of_orderness_ms: args.out_of_orderness_ms,
-        latency_sample: args.latency_sample.max(1),
+        latency_sample: args.run.latency_sample(),
         generator: GeneratorConfig {
             seed: args.seed,
             inter_event_delay_ns: (args.inter_event_delay_us * 1000.0).round() as u64,
@@ -218,15 +230,7 @@ fn run_nexmark(args: NexmarkArgs) -> anyhow::Result<()> {
             .map(|r| format!(", {r} events/s"))
             .unwrap_or_default()
     );
-    let pinning = if args.no_pin {
-        Pinning::Never
-    } else {
-        Pinning::Auto
-    };
-    let config = JobConfig::default()
-        .pinning(pinning)
-        .batch_size(args.batch_size);
-    let stats = nexmark::run::run(&options, config)?;
+    let stats = nexmark::run::run(&options, args.run.job_config())?;
     let line = summary(args.query.name(), engine, shards, options.rate, &stats);
     println!("{line}");
     Ok(())
