@@ -130,9 +130,14 @@ struct NexmarkArgs {
     /// Write the result lines here (with `gen`: the generated events, as JSON lines).
     #[arg(long)]
     output: Option<PathBuf>,
-    /// How far the watermark trails the largest `date_time` seen, in ms.
+    /// How far the watermark trails the largest `date_time` seen, in ms; generated events
+    /// also come out of order within this bound (each stamped up to this much early).
     #[arg(long, default_value_t = 0)]
-    out_of_orderness_ms: i64,
+    out_of_orderness_ms: u64,
+    /// q13's side input, `key,value` lines (written there first, generated, if the file does
+    /// not exist; generated in memory without this flag).
+    #[arg(long)]
+    side_input: Option<PathBuf>,
     /// The generator's seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -206,11 +211,13 @@ fn run_nexmark(args: NexmarkArgs) -> anyhow::Result<()> {
         output: args.output,
         shards,
         rate: args.run.rate()?,
-        out_of_orderness_ms: args.out_of_orderness_ms,
+        out_of_orderness_ms: args.out_of_orderness_ms as i64,
+        side_input: args.side_input,
         latency_sample: args.run.latency_sample(),
         generator: GeneratorConfig {
             seed: args.seed,
             inter_event_delay_ns: (args.inter_event_delay_us * 1000.0).round() as u64,
+            out_of_orderness_ms: args.out_of_orderness_ms,
             ..GeneratorConfig::default()
         },
     };

@@ -15,7 +15,8 @@
 //! - Hot items: a bid is for a hot auction (the first of the last 100 auctions) with
 //!   probability `1 - 1/hot_auction_ratio`; likewise hot bidders and hot sellers.
 //! - `date_time` is `base_time_ms + n × inter_event_delay_ns / 10⁶`: it advances with the
-//!   event number from a fixed base time.
+//!   event number from a fixed base time; with [`GeneratorConfig::out_of_orderness_ms`], each
+//!   event is stamped up to that much earlier, so event time comes out of order.
 //! - Strings come from small fixed vocabularies (names, cities, states, channels) or are
 //!   windows of fixed pools of random letters; `extra` pads each event to an average size
 //!   (100 bytes for a bid, 500 for an auction, 200 for a person), ±20%.
@@ -125,6 +126,11 @@ pub struct GeneratorConfig {
     pub avg_auction_bytes: u64,
     /// The average size of a bid, which `extra` pads to (default 100).
     pub avg_bid_bytes: u64,
+    /// Makes event time out of order: each event's `date_time` is up to this many ms
+    /// earlier than its place in the sequence gives (drawn per event, uniformly; default 0,
+    /// in order). A watermark that trails the largest `date_time` seen by this much never
+    /// finds an event late.
+    pub out_of_orderness_ms: u64,
 }
 
 impl Default for GeneratorConfig {
@@ -141,6 +147,7 @@ impl Default for GeneratorConfig {
             avg_person_bytes: 200,
             avg_auction_bytes: 500,
             avg_bid_bytes: 100,
+            out_of_orderness_ms: 0,
         }
     }
 }
@@ -193,7 +200,7 @@ impl NexmarkGenerator {
     /// Event number `n` (from 0).
     pub fn event(&self, n: u64) -> Event {
         let mut rng = Rng::for_event(self.seed_hash, n);
-        let timestamp = self.date_time(n);
+        let timestamp = self.date_time(n) - self.lateness_ms(n);
         match kind_of(n) {
             Kind::Person => Event::Person(self.person(n, &mut rng, timestamp)),
             Kind::Auction => Event::Auction(self.auction(n, &mut rng, timestamp)),
@@ -216,6 +223,17 @@ impl NexmarkGenerator {
             }
         };
         self.config.base_time_ms + elapsed_ms as i64
+    }
+
+    /// How much earlier than [`date_time`](Self::date_time) event `n` is stamped: a draw in
+    /// `0..=out_of_orderness_ms` of its own, so that the event's other fields do not depend
+    /// on the bound.
+    #[inline]
+    fn lateness_ms(&self, n: u64) -> i64 {
+        match self.config.out_of_orderness_ms {
+            0 => 0,
+            bound => below(splitmix64(self.seed_hash ^ n.rotate_left(17)), bound + 1) as i64,
+        }
     }
 
     fn person(&self, n: u64, rng: &mut Rng, timestamp: i64) -> Person {

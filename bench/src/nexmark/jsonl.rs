@@ -55,7 +55,7 @@ pub enum JsonlError {
 }
 
 impl JsonlError {
-    fn io(path: &Path, source: io::Error) -> Self {
+    pub(crate) fn io(path: &Path, source: io::Error) -> Self {
         JsonlError::Io {
             path: path.to_path_buf(),
             source,
@@ -239,8 +239,21 @@ struct Line<'a, R> {
     op: &'static str,
 }
 
+/// Appends `row` with `op` to `buffer` as one result line.
+#[inline]
+pub fn encode_line<R: Serialize>(buffer: &mut Vec<u8>, op: Op, row: &R) {
+    let line = Line {
+        row,
+        op: op.as_str(),
+    };
+    // Writing into a Vec fails only if the row's `Serialize` does, which those of the
+    // result rows (structs with string keys) never do.
+    serde_json::to_writer(&mut *buffer, &line).expect("result rows serialise to JSON");
+    buffer.push(b'\n');
+}
+
 /// A shard writes a chunk to the file once it has buffered this many bytes.
-const CHUNK_BYTES: usize = 64 << 10;
+pub const CHUNK_BYTES: usize = 64 << 10;
 
 /// The result file of a run, shared by the shards' [`ResultWriter`]s.
 #[derive(Clone)]
@@ -297,14 +310,7 @@ impl ResultWriter {
     /// Appends `row` with `op` as one line.
     #[inline]
     pub fn write<R: Serialize>(&mut self, op: Op, row: &R) {
-        let line = Line {
-            row,
-            op: op.as_str(),
-        };
-        // Writing into a Vec fails only if the row's `Serialize` does, which derived ones
-        // with string keys never do.
-        serde_json::to_writer(&mut self.buffer, &line).expect("result rows serialise to JSON");
-        self.buffer.push(b'\n');
+        encode_line(&mut self.buffer, op, row);
         if self.buffer.len() >= CHUNK_BYTES {
             self.flush();
         }

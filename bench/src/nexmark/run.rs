@@ -11,7 +11,12 @@ use tidewater::prelude::*;
 use super::event::Event;
 use super::generator::{GeneratorConfig, NexmarkGenerator};
 use super::jsonl::{write_event, JsonlError, Op, ResultFile};
-use super::queries::{q0, q1, q2, ResultRow};
+use super::partitioned::PartitionedOutput;
+use super::queries::q13::SideInputError;
+use super::queries::{
+    q0, q1, q10, q11, q12, q13, q14, q15, q16, q17, q18, q19, q2, q20, q21, q22, q3, q4, q5, q6,
+    q7, q8, q9, Change, ResultRow,
+};
 use super::source::{interleaved, ErrorSlot, FileEvents, GeneratedEvents, Stamped};
 use crate::latency::Totals;
 use crate::progress::Progress;
@@ -29,9 +34,76 @@ pub enum Query {
     Q1,
     /// Selection: bids on auctions that are multiples of 123.
     Q2,
+    /// Local item suggestion: category-10 auctions of sellers in OR, ID, CA.
+    Q3,
+    /// Average final price per category.
+    Q4,
+    /// Hot items: the most-bid auctions per sliding window.
+    Q5,
+    /// Average selling price of each seller's last 10 auctions.
+    Q6,
+    /// Highest bid per tumbling window.
+    Q7,
+    /// New users who opened an auction in the window they joined.
+    Q8,
+    /// Winning bid of every auction.
+    Q9,
+    /// Every bid, logged to files partitioned by date and minute.
+    Q10,
+    /// Bid sessions per bidder.
+    Q11,
+    /// Bids per bidder in processing-time windows.
+    Q12,
+    /// Bids joined with a side-input table.
+    Q13,
+    /// Bids in a price band, with computed columns.
+    Q14,
+    /// Bidding statistics per day.
+    Q15,
+    /// Channel statistics per day.
+    Q16,
+    /// Auction statistics per day.
+    Q17,
+    /// The last bid of every bidder on every auction.
+    Q18,
+    /// The 10 highest bids of every auction.
+    Q19,
+    /// Bids on category-10 auctions, with the auction.
+    Q20,
+    /// Bids with their channel id.
+    Q21,
+    /// Bids with their URL's directories.
+    Q22,
 }
 
 impl Query {
+    /// Every query, in order (not `gen`).
+    pub const ALL: [Query; 23] = [
+        Query::Q0,
+        Query::Q1,
+        Query::Q2,
+        Query::Q3,
+        Query::Q4,
+        Query::Q5,
+        Query::Q6,
+        Query::Q7,
+        Query::Q8,
+        Query::Q9,
+        Query::Q10,
+        Query::Q11,
+        Query::Q12,
+        Query::Q13,
+        Query::Q14,
+        Query::Q15,
+        Query::Q16,
+        Query::Q17,
+        Query::Q18,
+        Query::Q19,
+        Query::Q20,
+        Query::Q21,
+        Query::Q22,
+    ];
+
     /// The name in the summary's `query` field.
     pub fn name(self) -> &'static str {
         match self {
@@ -39,6 +111,26 @@ impl Query {
             Query::Q0 => "q0",
             Query::Q1 => "q1",
             Query::Q2 => "q2",
+            Query::Q3 => "q3",
+            Query::Q4 => "q4",
+            Query::Q5 => "q5",
+            Query::Q6 => "q6",
+            Query::Q7 => "q7",
+            Query::Q8 => "q8",
+            Query::Q9 => "q9",
+            Query::Q10 => "q10",
+            Query::Q11 => "q11",
+            Query::Q12 => "q12",
+            Query::Q13 => "q13",
+            Query::Q14 => "q14",
+            Query::Q15 => "q15",
+            Query::Q16 => "q16",
+            Query::Q17 => "q17",
+            Query::Q18 => "q18",
+            Query::Q19 => "q19",
+            Query::Q20 => "q20",
+            Query::Q21 => "q21",
+            Query::Q22 => "q22",
         }
     }
 }
@@ -52,6 +144,9 @@ pub enum NexmarkError {
     /// The job failed.
     #[error(transparent)]
     Job(#[from] JobError),
+    /// q13's side input could not be read.
+    #[error(transparent)]
+    SideInput(#[from] SideInputError),
     /// The options do not make sense together.
     #[error("{0}")]
     Usage(String),
@@ -74,6 +169,9 @@ pub struct Options {
     pub rate: Option<f64>,
     /// How far the watermark trails the largest `date_time` seen, in ms.
     pub out_of_orderness_ms: i64,
+    /// q13's side input (`key,value` lines; generated there if the file does not exist, in
+    /// memory without a path).
+    pub side_input: Option<PathBuf>,
     /// One event in this many (rounded up to a power of two) carries its birth time.
     pub latency_sample: u64,
     /// The generator's configuration.
@@ -91,6 +189,7 @@ impl Options {
             shards: 1,
             rate: None,
             out_of_orderness_ms: 0,
+            side_input: None,
             latency_sample: 64,
             generator: GeneratorConfig::default(),
         }
@@ -120,17 +219,51 @@ fn run_query(options: &Options, config: JobConfig) -> Result<RunStats, NexmarkEr
     let totals = Totals::default();
     let errors = ErrorSlot::default();
     let events = events(&env, options, &errors)?;
-    let output = options
-        .output
-        .as_deref()
-        .map(ResultFile::create)
-        .transpose()?;
-    let output_ref = output.as_ref();
+    let output = match &options.output {
+        Some(path) if options.query == Query::Q10 => {
+            Some(Output::Partitioned(PartitionedOutput::create(path)?))
+        }
+        Some(path) => Some(Output::File(ResultFile::create(path)?)),
+        None => None,
+    };
+    let file = match &output {
+        Some(Output::File(file)) => Some(file),
+        _ => None,
+    };
     match options.query {
         Query::Gen => unreachable!("`gen` runs without the engine"),
-        Query::Q0 => sink(&q0::query(&events), &totals, output_ref),
-        Query::Q1 => sink(&q1::query(&events), &totals, output_ref),
-        Query::Q2 => sink(&q2::query(&events), &totals, output_ref),
+        Query::Q0 => sink(&q0::query(&events), &totals, file),
+        Query::Q1 => sink(&q1::query(&events), &totals, file),
+        Query::Q2 => sink(&q2::query(&events), &totals, file),
+        Query::Q3 => sink(&q3::query(&events), &totals, file),
+        Query::Q4 => sink_changes(&q4::query(&events), &totals, file),
+        Query::Q5 => sink(&q5::query(&events), &totals, file),
+        Query::Q6 => sink_changes(&q6::query(&events), &totals, file),
+        Query::Q7 => sink(&q7::query(&events), &totals, file),
+        Query::Q8 => sink(&q8::query(&events), &totals, file),
+        Query::Q9 => sink(&q9::query(&events), &totals, file),
+        Query::Q10 => {
+            let partitioned = match &output {
+                Some(Output::Partitioned(partitioned)) => Some(partitioned),
+                _ => None,
+            };
+            sink_partitioned(&q10::query(&events), &totals, partitioned);
+        }
+        Query::Q11 => sink(&q11::query(&events), &totals, file),
+        Query::Q12 => sink(&q12::query(&events), &totals, file),
+        Query::Q13 => {
+            let table = q13::side_input(options.side_input.as_deref())?;
+            sink(&q13::query(&events, table), &totals, file);
+        }
+        Query::Q14 => sink(&q14::query(&events), &totals, file),
+        Query::Q15 => sink(&q15::query(&events), &totals, file),
+        Query::Q16 => sink(&q16::query(&events), &totals, file),
+        Query::Q17 => sink(&q17::query(&events), &totals, file),
+        Query::Q18 => sink_changes(&q18::query(&events), &totals, file),
+        Query::Q19 => sink_changes(&q19::query(&events), &totals, file),
+        Query::Q20 => sink(&q20::query(&events), &totals, file),
+        Query::Q21 => sink(&q21::query(&events), &totals, file),
+        Query::Q22 => sink(&q22::query(&events), &totals, file),
     }
     let started = Instant::now();
     let handle = env.execute_async()?;
@@ -153,8 +286,10 @@ fn run_query(options: &Options, config: JobConfig) -> Result<RunStats, NexmarkEr
         }
     };
     let seconds = started.elapsed().as_secs_f64();
-    if let Some(output) = output {
-        output.finish()?;
+    match output {
+        Some(Output::File(file)) => file.finish()?,
+        Some(Output::Partitioned(partitioned)) => partitioned.finish()?,
+        None => {}
     }
     Ok(RunStats {
         events: report.source_records,
@@ -195,14 +330,50 @@ fn events(
     ))
 }
 
+/// Where `--output` goes: one file, or (q10) a folder of partitioned files.
+enum Output {
+    File(ResultFile),
+    Partitioned(PartitionedOutput),
+}
+
 /// A sink that records each row's latency and checksum and, with `output`, writes it.
 fn sink<R: ResultRow>(rows: &DataStream<Stamped<R>>, totals: &Totals, output: Option<&ResultFile>) {
+    sink_changes(
+        &rows.map(|row: Stamped<R>| row.map(Change::Insert)),
+        totals,
+        output,
+    );
+}
+
+/// [`sink`] for a query whose results are changes (inserted and retracted rows).
+fn sink_changes<R: ResultRow>(
+    changes: &DataStream<Stamped<Change<R>>>,
+    totals: &Totals,
+    output: Option<&ResultFile>,
+) {
     let mut recorder = totals.recorder();
     let mut writer = output.map(ResultFile::writer);
-    rows.sink(move |row: Stamped<R>| {
+    changes.sink(move |change: Stamped<Change<R>>| {
+        recorder.record(change.born_ns, change.value.checksum());
+        if let Some(writer) = &mut writer {
+            let (row, op) = change.value.row();
+            writer.write(op, row);
+        }
+    });
+}
+
+/// q10's sink: [`sink`], writing into the partition of each row's `dt` and `hm`.
+fn sink_partitioned(
+    rows: &DataStream<Stamped<q10::Row>>,
+    totals: &Totals,
+    output: Option<&PartitionedOutput>,
+) {
+    let mut recorder = totals.recorder();
+    let mut writer = output.map(PartitionedOutput::writer);
+    rows.sink(move |row: Stamped<q10::Row>| {
         recorder.record(row.born_ns, row.value.checksum());
         if let Some(writer) = &mut writer {
-            writer.write(Op::Insert, &row.value);
+            writer.write(&row.value.dt, &row.value.hm, Op::Insert, &row.value);
         }
     });
 }

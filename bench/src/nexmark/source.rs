@@ -31,6 +31,9 @@ pub struct Stamped<T> {
     /// Nanoseconds since the process clock's start when the source made the input event, or
     /// 0 if it is not sampled for latency.
     pub born_ns: u64,
+    /// The input event's position in the input: its event number, or the byte offset of its
+    /// line in the file. Queries that break ties by input order (q18, q19) compare it.
+    pub seq: u64,
 }
 
 impl<T> Stamped<T> {
@@ -40,14 +43,19 @@ impl<T> Stamped<T> {
         Stamped {
             value: f(self.value),
             born_ns: self.born_ns,
+            seq: self.seq,
         }
     }
 
     /// `f` of the record with the same birth time, or `None` if `f` gives `None`.
     #[inline]
     pub fn filter_map<U>(self, f: impl FnOnce(T) -> Option<U>) -> Option<Stamped<U>> {
-        let born_ns = self.born_ns;
-        f(self.value).map(|value| Stamped { value, born_ns })
+        let (born_ns, seq) = (self.born_ns, self.seq);
+        f(self.value).map(|value| Stamped {
+            value,
+            born_ns,
+            seq,
+        })
     }
 }
 
@@ -121,9 +129,13 @@ impl Source<Stamped<Event>> for GeneratedEvents {
         let (first, step) = (shard as u64, shards as u64);
         let generator = self.generator.clone();
         let sampling = self.sampling;
-        let make = move |position: u64| Stamped {
-            born_ns: sampling.born_ns(position),
-            value: generator.event(first + position * step),
+        let make = move |position: u64| {
+            let seq = first + position * step;
+            Stamped {
+                born_ns: sampling.born_ns(position),
+                value: generator.event(seq),
+                seq,
+            }
         };
         Generator::new(part_len(self.count, first, step), make).split(0, 1)
     }
@@ -241,11 +253,14 @@ impl FileSplit {
 impl SourceSplit<Stamped<Event>> for FileSplit {
     fn next_batch(&mut self, out: &mut Vec<Stamped<Event>>, max: usize) -> bool {
         for _ in 0..max {
-            match self.reader().next_event() {
+            let reader = self.reader();
+            let seq = reader.offset();
+            match reader.next_event() {
                 Ok(Some(value)) => {
                     out.push(Stamped {
                         value,
                         born_ns: self.sampling.born_ns(self.position),
+                        seq,
                     });
                     self.position += 1;
                 }

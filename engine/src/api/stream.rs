@@ -121,6 +121,19 @@ impl<T: Data> DataStream<T> {
         .with_timestamps(Some(reader))
     }
 
+    /// Reads each record's event time with `timestamp` from here on, keeping the watermarks
+    /// that come from upstream (unlike [`assign_timestamps`](Self::assign_timestamps), which
+    /// makes new ones). For records derived from timestamped ones: `map` and `flat_map` change
+    /// the record type and so forget how to read its time; this says it again, e.g. a bid's
+    /// `date_time` after a flat_map that picks the bids out of a stream of events.
+    pub fn event_time<F>(&self, timestamp: F) -> DataStream<T>
+    where
+        F: Fn(&T) -> Timestamp + Send + Sync + 'static,
+    {
+        self.clone_handle()
+            .with_timestamps(Some(Arc::new(timestamp)))
+    }
+
     /// Runs `function` on every record, with access to time and side outputs.
     pub fn process<O, F>(&self, function: F) -> DataStream<O>
     where

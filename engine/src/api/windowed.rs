@@ -103,15 +103,19 @@ where
         Slicing::of(&self.assigner).filter(|_| fires_at_end)
     }
 
-    /// Combines each window's records pairwise; emits one [`Windowed`] per firing.
+    /// Combines each window's records pairwise; emits one [`Windowed`] per firing, whose
+    /// event time is the window's [`max_timestamp`](crate::operators::window::TimeWindow::max_timestamp)
+    /// (as in Flink), so windows and timers downstream see it.
     pub fn reduce<F>(&self, f: F) -> DataStream<Windowed<K, T>>
     where
         F: Fn(T, T) -> T + Clone + Send + Sync + 'static,
     {
         self.build("window-reduce", ReduceWindow(f))
+            .event_time(|result: &Windowed<K, T>| result.window.max_timestamp())
     }
 
-    /// Folds each window's records with `function`; emits one [`Windowed`] per firing.
+    /// Folds each window's records with `function`; emits one [`Windowed`] per firing, whose
+    /// event time is the window's last millisecond, as with [`reduce`](Self::reduce).
     ///
     /// The accumulator is `Clone`: on the sliced operator, a slice's accumulator is merged
     /// into each of the windows holding the slice.
@@ -122,6 +126,7 @@ where
         A::Out: Data,
     {
         self.build("window-aggregate", AggregateWindow(function))
+            .event_time(|result: &Windowed<K, A::Out>| result.window.max_timestamp())
     }
 
     /// Calls `function` with all of a window's records when it fires.

@@ -1,0 +1,62 @@
+//! q21, add channel id: bids as `auction, bidder, price, channel, channel_id`, where
+//! `channel_id` is `0`–`3` for Apple, Google, Facebook, Baidu (any case), else the value of
+//! the `channel_id=` parameter of the URL's query; bids with neither are left out.
+
+use serde::Serialize;
+use tidewater::DataStream;
+
+use super::{bids, ResultRow};
+use crate::nexmark::event::{Bid, Event};
+use crate::nexmark::source::Stamped;
+
+/// A result row of q21.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// The bid's auction.
+    pub auction: i64,
+    /// The bidder.
+    pub bidder: i64,
+    /// The price.
+    pub price: i64,
+    /// The channel.
+    pub channel: String,
+    /// The channel's id.
+    pub channel_id: String,
+}
+
+impl ResultRow for Row {}
+
+/// The channels with fixed ids, in id order.
+const KNOWN: [&str; 4] = ["apple", "google", "facebook", "baidu"];
+
+/// The channel id of a bid from `channel` at `url`, if it has one.
+pub fn channel_id(channel: &str, url: &str) -> Option<String> {
+    if let Some(id) = KNOWN
+        .iter()
+        .position(|known| channel.eq_ignore_ascii_case(known))
+    {
+        return Some(id.to_string());
+    }
+    let (_, query) = url.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|parameter| parameter.strip_prefix("channel_id="))
+        .map(str::to_string)
+}
+
+/// The bids of `events` that have a channel id, with it.
+pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
+    bids(events)
+        .flat_map(|bid: Stamped<Bid>| {
+            bid.filter_map(|bid| {
+                Some(Row {
+                    channel_id: channel_id(&bid.channel, &bid.url)?,
+                    auction: bid.auction,
+                    bidder: bid.bidder,
+                    price: bid.price,
+                    channel: bid.channel,
+                })
+            })
+        })
+        .name("q21")
+}

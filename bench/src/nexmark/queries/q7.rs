@@ -1,0 +1,142 @@
+//! q7, highest bid: over tumbling windows of 10 s, every bid whose price is the window's
+//! largest (all ties), as `auction, price, bidder, date_time, extra, window_end`.
+//!
+//! Two window stages, so that the work spreads over the shards: first the top bids per
+//! window of each of [`PARTS`] parts of the bids (by input position, which spreads evenly
+//! where the auction would not: half the bids are for one hot auction), then, keyed by
+//! window, the top of the parts' tops.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tidewater::operators::window::{tumbling, Windowed};
+use tidewater::operators::AggregateFunction;
+use tidewater::DataStream;
+
+use super::{bids, newest, ResultRow};
+use crate::nexmark::event::{Bid, Event};
+use crate::nexmark::source::Stamped;
+
+/// The window size.
+pub const SIZE: Duration = Duration::from_secs(10);
+
+/// How many parts the first stage cuts the bids into.
+pub const PARTS: u64 = 256;
+
+/// A result row of q7.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// The bid's auction.
+    pub auction: i64,
+    /// The bid's price: the window's largest.
+    pub price: i64,
+    /// The bidder.
+    pub bidder: i64,
+    /// The bid's time, epoch ms.
+    pub date_time: i64,
+    /// The bid's padding.
+    pub extra: String,
+    /// The window's end (exclusive), epoch ms.
+    pub window_end: i64,
+}
+
+impl ResultRow for Row {}
+
+/// The bids with the largest price seen (all ties), and the newest birth time among all
+/// the bids seen (the window's result waited for them all).
+#[derive(Debug, Clone, Default)]
+pub struct TopBids {
+    bids: Vec<Bid>,
+    born_ns: u64,
+}
+
+/// Folds `other` into `top`, keeping the highest-priced bids.
+fn keep_top(top: &mut TopBids, other: TopBids) {
+    top.born_ns = newest(top.born_ns, other.born_ns);
+    let (Some(best), Some(challenger)) = (top.bids.first(), other.bids.first()) else {
+        if top.bids.is_empty() {
+            top.bids = other.bids;
+        }
+        return;
+    };
+    match challenger.price.cmp(&best.price) {
+        std::cmp::Ordering::Greater => top.bids = other.bids,
+        std::cmp::Ordering::Equal => top.bids.extend(other.bids),
+        std::cmp::Ordering::Less => {}
+    }
+}
+
+/// The top bids of the bids (first stage) or of the parts' tops (second stage).
+#[derive(Debug, Clone, Copy)]
+struct Top;
+
+impl AggregateFunction<Stamped<Bid>> for Top {
+    type Acc = TopBids;
+    type Out = TopBids;
+
+    fn create(&self) -> TopBids {
+        TopBids::default()
+    }
+
+    fn add(&self, acc: &mut TopBids, bid: Stamped<Bid>) {
+        let born_ns = bid.born_ns;
+        let bids = vec![bid.value];
+        keep_top(acc, TopBids { bids, born_ns });
+    }
+
+    fn result(&self, acc: &TopBids) -> TopBids {
+        acc.clone()
+    }
+
+    fn merge(&self, acc: &mut TopBids, other: TopBids) {
+        keep_top(acc, other);
+    }
+}
+
+impl AggregateFunction<Windowed<u64, TopBids>> for Top {
+    type Acc = TopBids;
+    type Out = TopBids;
+
+    fn create(&self) -> TopBids {
+        TopBids::default()
+    }
+
+    fn add(&self, acc: &mut TopBids, part: Windowed<u64, TopBids>) {
+        keep_top(acc, part.value);
+    }
+
+    fn result(&self, acc: &TopBids) -> TopBids {
+        acc.clone()
+    }
+
+    fn merge(&self, acc: &mut TopBids, other: TopBids) {
+        keep_top(acc, other);
+    }
+}
+
+/// The highest bids of every tumbling window over the bids of `events`.
+pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
+    bids(events)
+        .key_by(|bid: &Stamped<Bid>| bid.seq % PARTS)
+        .window(tumbling(SIZE))
+        .aggregate(Top)
+        .key_by(|part: &Windowed<u64, TopBids>| part.window.start)
+        .window(tumbling(SIZE))
+        .aggregate(Top)
+        .flat_map(|top: Windowed<i64, TopBids>| {
+            let (window_end, born_ns) = (top.window.end, top.value.born_ns);
+            top.value.bids.into_iter().map(move |bid| Stamped {
+                value: Row {
+                    auction: bid.auction,
+                    price: bid.price,
+                    bidder: bid.bidder,
+                    date_time: bid.date_time,
+                    extra: bid.extra,
+                    window_end,
+                },
+                born_ns,
+                seq: 0,
+            })
+        })
+        .name("q7")
+}
