@@ -145,6 +145,10 @@ struct NexmarkArgs {
     /// second of event time).
     #[arg(long, default_value_t = 10.0)]
     inter_event_delay_us: f64,
+    /// The engine: timely-dataflow runs q0, q1, q2, q5, q7 and q8 (generated events, no
+    /// --output), for comparison.
+    #[arg(long, value_enum, default_value_t = Engine::Tidewater)]
+    engine: Engine,
     /// With `gen`, `--shards` is the number of generator threads.
     #[command(flatten)]
     run: EngineArgs,
@@ -221,9 +225,10 @@ fn run_nexmark(args: NexmarkArgs) -> anyhow::Result<()> {
             ..GeneratorConfig::default()
         },
     };
-    let (engine, what) = match args.query {
-        Query::Gen => ("none", format!("{shards} threads")),
-        _ => ("tidewater", format!("{shards} shards")),
+    let (engine, what) = match (args.query, args.engine) {
+        (Query::Gen, _) => ("none", format!("{shards} threads")),
+        (_, Engine::Tidewater) => ("tidewater", format!("{shards} shards")),
+        (_, Engine::Timely) => ("timely", format!("{shards} workers")),
     };
     let source = match &options.input {
         Some(path) => path.display().to_string(),
@@ -237,7 +242,10 @@ fn run_nexmark(args: NexmarkArgs) -> anyhow::Result<()> {
             .map(|r| format!(", {r} events/s"))
             .unwrap_or_default()
     );
-    let stats = nexmark::run::run(&options, args.run.job_config())?;
+    let stats = match engine {
+        "timely" => nexmark::timely::run(&options, !args.run.no_pin)?,
+        _ => nexmark::run::run(&options, args.run.job_config())?,
+    };
     let line = summary(args.query.name(), engine, shards, options.rate, &stats);
     println!("{line}");
     Ok(())

@@ -54,7 +54,35 @@ pub fn run(spec: &Spec, pin: bool) -> anyhow::Result<RunStats> {
         spec.job.name()
     );
     let spec = *spec;
-    let workers = spec.shards;
+    execute(spec.shards, pin, spec.events, move |worker, recorder, generated| {
+        match spec.job {
+            Job::Passthrough => worker.dataflow::<(), _, _>(move |scope| {
+                passthrough(scope, &spec, generated, recorder)
+            }),
+            Job::KeyedCount => worker.dataflow::<(), _, _>(move |scope| {
+                keyed_count(scope, &spec, generated, recorder)
+            }),
+            Job::SlidingCount => worker.dataflow::<u64, _, _>(move |scope| {
+                windows::sliding_count(scope, &spec, generated, recorder)
+            }),
+            Job::SessionCount | Job::IntervalJoin => unreachable!("refused above"),
+        }
+    })
+}
+
+/// Runs a timely computation on `workers` threads (pinned to a core each if `pin` and there
+/// are enough cores): `build` makes each worker's dataflow, given the worker's [`Recorder`]
+/// for its sink and the counter its source adds every generated event to. Reports progress
+/// against `expected_events` while it runs.
+pub(crate) fn execute<F>(
+    workers: usize,
+    pin: bool,
+    expected_events: u64,
+    build: F,
+) -> anyhow::Result<RunStats>
+where
+    F: Fn(&mut Worker, Recorder, Arc<AtomicU64>) + Send + Sync + 'static,
+{
     // Pin worker `w` to core `w` only when every worker gets a core of its own.
     let cores = core_affinity::get_core_ids()
         .filter(|cores| pin && cores.len() >= workers)
@@ -65,7 +93,7 @@ pub fn run(spec: &Spec, pin: bool) -> anyhow::Result<RunStats> {
     let started = Instant::now();
     let progress = {
         let generated = generated.clone();
-        Progress::start(spec.events, move || generated.load(Ordering::Relaxed))
+        Progress::start(expected_events, move || generated.load(Ordering::Relaxed))
     };
     let guards = {
         let totals = totals.clone();
@@ -74,20 +102,7 @@ pub fn run(spec: &Spec, pin: bool) -> anyhow::Result<RunStats> {
             if let Some(&core) = cores.get(worker.index()) {
                 core_affinity::set_for_current(core);
             }
-            let recorder = totals.recorder();
-            let generated = generated.clone();
-            match spec.job {
-                Job::Passthrough => worker.dataflow::<(), _, _>(move |scope| {
-                    passthrough(scope, &spec, generated, recorder)
-                }),
-                Job::KeyedCount => worker.dataflow::<(), _, _>(move |scope| {
-                    keyed_count(scope, &spec, generated, recorder)
-                }),
-                Job::SlidingCount => worker.dataflow::<u64, _, _>(move |scope| {
-                    windows::sliding_count(scope, &spec, generated, recorder)
-                }),
-                Job::SessionCount | Job::IntervalJoin => unreachable!("refused above"),
-            }
+            build(worker, totals.recorder(), generated.clone());
         })
         .map_err(|e| anyhow::anyhow!("timely failed to start: {e}"))?
     };
@@ -178,14 +193,57 @@ fn keyed_count(
     });
 }
 
-/// This worker's part of the events `0..spec.events`: event `index`, at `position` (from 0)
+/// How the event indices are split among the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Split {
+    /// Worker `w` of `W` takes the `w`-th of `W` contiguous ranges (as Tidewater's
+    /// `Generator`).
+    Contiguous,
+    /// Worker `w` takes `w`, `w + W`, `w + 2W`, … (as the Nexmark sources).
+    Interleaved,
+}
+
+impl Split {
+    /// Worker `worker`'s part of `0..events`: `(first index, step, how many)`.
+    fn part(self, events: u64, worker: usize, workers: usize) -> (u64, u64, u64) {
+        let (worker, workers) = (worker as u64, workers as u64);
+        match self {
+            Split::Contiguous => {
+                let at = |i: u64| (u128::from(events) * u128::from(i) / u128::from(workers)) as u64;
+                (at(worker), 1, at(worker + 1) - at(worker))
+            }
+            Split::Interleaved => (worker, workers, events.saturating_sub(worker).div_ceil(workers)),
+        }
+    }
+}
+
+/// What a worker's source makes: `events` split by `split`, paced to `rate` events/s in total
+/// if throttled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SourcePlan {
+    pub(crate) events: u64,
+    pub(crate) rate: Option<f64>,
+    pub(crate) split: Split,
+}
+
+impl From<&Spec> for SourcePlan {
+    fn from(spec: &Spec) -> Self {
+        Self {
+            events: spec.events,
+            rate: spec.rate,
+            split: Split::Contiguous,
+        }
+    }
+}
+
+/// This worker's part of the events `0..plan.events`: event `index`, at `position` (from 0)
 /// in the part, becomes a record at a timestamp by `make(index, position)`. Records go out in
 /// containers of at most [`BATCH`], one per run of equal timestamps, under a capability
 /// downgraded as the timestamps grow: `make`'s timestamps must not decrease with the index.
-/// Paced to `spec.rate / workers` if throttled; every emitted event is added to `generated`.
-fn generator<'scope, T, D, F>(
+/// Paced to `plan.rate / workers` if throttled; every emitted event is added to `generated`.
+pub(crate) fn generator<'scope, T, D, F>(
     scope: Scope<'scope, T>,
-    spec: &Spec,
+    plan: impl Into<SourcePlan>,
     generated: Arc<AtomicU64>,
     make: F,
 ) -> Stream<'scope, T, Vec<D>>
@@ -194,13 +252,11 @@ where
     D: Clone + 'static,
     F: Fn(u64, u64) -> (T, D) + 'static,
 {
+    let plan = plan.into();
     let workers = scope.peers();
-    let worker = scope.index();
-    // The same contiguous split as Tidewater's `Generator`.
-    let part = |i: usize| (u128::from(spec.events) * i as u128 / workers as u128) as u64;
-    let (start, end) = (part(worker), part(worker + 1));
-    let mut next = start;
-    let per_second = spec.rate.map(|rate| rate / workers as f64);
+    let (first, step, count) = plan.split.part(plan.events, scope.index(), workers);
+    let mut next = 0;
+    let per_second = plan.rate.map(|rate| rate / workers as f64);
     source::<_, CapacityContainerBuilder<Vec<D>>, _, _>(
         scope,
         "generator",
@@ -210,7 +266,7 @@ where
             let mut pace: Option<Throttle> = None;
             let mut batch = Vec::with_capacity(BATCH);
             move |output| {
-                if next == end {
+                if next == count {
                     // Done (or nothing to do): dropping the capability lets the dataflow complete.
                     capability = None;
                     return;
@@ -218,7 +274,7 @@ where
                 let Some(held) = capability.as_mut() else {
                     return;
                 };
-                let room = (end - next).min(BATCH as u64) as usize;
+                let room = (count - next).min(BATCH as u64) as usize;
                 let due = match per_second {
                     // The clock starts at the first activation, when the dataflow runs.
                     Some(rate) => match pace.get_or_insert_with(|| Throttle::new(rate)).due(room) {
@@ -230,15 +286,15 @@ where
                     },
                     None => room,
                 };
-                let indices = next..next + due as u64;
+                let positions = next..next + due as u64;
                 if std::mem::size_of::<T>() == 0 {
                     // A zero-sized timestamp (`()`) has a single value, so there are no runs
                     // to split: one `extend`, as cheap as a source with no timestamps (a
                     // per-record `push` costs passthrough ~10%).
-                    batch.extend(indices.map(|index| make(index, index - start).1));
+                    batch.extend(positions.map(|position| make(first + position * step, position).1));
                 } else {
-                    for index in indices {
-                        let (time, record) = make(index, index - start);
+                    for position in positions {
+                        let (time, record) = make(first + position * step, position);
                         if time != *held.time() {
                             if !batch.is_empty() {
                                 output.session(held).give_container(&mut batch);
@@ -259,7 +315,7 @@ where
                     pace.emitted(due);
                 }
                 generated.fetch_add(due as u64, Ordering::Relaxed);
-                if next == end {
+                if next == count {
                     capability = None;
                 } else {
                     activator.activate();

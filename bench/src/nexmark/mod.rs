@@ -22,6 +22,7 @@ pub mod partitioned;
 pub mod queries;
 pub mod run;
 pub mod source;
+pub mod timely;
 
 pub use event::{Auction, Bid, Event, Person};
 pub use generator::{GeneratorConfig, NexmarkGenerator};

@@ -61,20 +61,20 @@ impl<T> Stamped<T> {
 
 /// Which events are sampled for latency: one in `2^k`, by position in the shard's part.
 #[derive(Debug, Clone, Copy)]
-struct Sampling {
+pub(crate) struct Sampling {
     mask: u64,
 }
 
 impl Sampling {
     /// One in `sample`, rounded up to a power of two.
-    fn new(sample: u64) -> Self {
+    pub(crate) fn new(sample: u64) -> Self {
         Self {
             mask: sample.max(1).next_power_of_two() - 1,
         }
     }
 
     #[inline]
-    fn born_ns(self, position: u64) -> u64 {
+    pub(crate) fn born_ns(self, position: u64) -> u64 {
         if position & self.mask == 0 {
             now_ns()
         } else {

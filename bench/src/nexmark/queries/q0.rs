@@ -35,20 +35,21 @@ impl ResultRow for Row {
     }
 }
 
+/// The row of event `event`, if it is a bid.
+pub fn row(event: Event) -> Option<Row> {
+    let bid = event.into_bid()?;
+    Some(Row {
+            auction: bid.auction,
+            bidder: bid.bidder,
+            price: bid.price,
+            date_time: bid.date_time,
+            extra: bid.extra,
+        })
+}
+
 /// Every bid of `events`, as a [`Row`].
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
     events
-        .flat_map(|event: Stamped<Event>| {
-            event.filter_map(|event| {
-                let bid = event.into_bid()?;
-                Some(Row {
-                    auction: bid.auction,
-                    bidder: bid.bidder,
-                    price: bid.price,
-                    date_time: bid.date_time,
-                    extra: bid.extra,
-                })
-            })
-        })
+        .flat_map(|event: Stamped<Event>| event.filter_map(row))
         .name("q0")
 }

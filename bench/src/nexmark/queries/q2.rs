@@ -29,17 +29,21 @@ impl ResultRow for Row {
     }
 }
 
+/// The row of event `event`, if it is a bid on an auction that is a multiple of
+/// [`AUCTION_MODULUS`].
+pub fn row(event: Event) -> Option<Row> {
+    match event {
+        Event::Bid(bid) if bid.auction % AUCTION_MODULUS == 0 => Some(Row {
+            auction: bid.auction,
+            price: bid.price,
+        }),
+        _ => None,
+    }
+}
+
 /// The bids of `events` whose auction is a multiple of [`AUCTION_MODULUS`].
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
     events
-        .flat_map(|event: Stamped<Event>| {
-            event.filter_map(|event| match event {
-                Event::Bid(bid) if bid.auction % AUCTION_MODULUS == 0 => Some(Row {
-                    auction: bid.auction,
-                    price: bid.price,
-                }),
-                _ => None,
-            })
-        })
+        .flat_map(|event: Stamped<Event>| event.filter_map(row))
         .name("q2")
 }
