@@ -706,3 +706,26 @@ fn a_query_over_a_file_matches_the_same_query_over_the_generator() {
         assert_same_table(&apply(&output), &expected(query, &events), &what);
     }
 }
+
+#[test]
+fn the_timely_peers_give_the_same_rows_as_tidewater() {
+    for query in tidewater_bench::nexmark::timely::QUERIES {
+        let config = generator_config(query);
+        let options = Options {
+            events: EVENTS,
+            shards: 2,
+            out_of_orderness_ms: config.out_of_orderness_ms as i64,
+            generator: config,
+            ..Options::new(query)
+        };
+        let ours = run(&options).unwrap();
+        let theirs = tidewater_bench::nexmark::timely::run(&options, false).unwrap();
+        assert!(ours.results > 0, "{}", query.name());
+        assert_eq!(
+            (theirs.events, theirs.results, theirs.checksum),
+            (ours.events, ours.results, ours.checksum),
+            "{}",
+            query.name()
+        );
+    }
+}

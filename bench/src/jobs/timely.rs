@@ -54,20 +54,21 @@ pub fn run(spec: &Spec, pin: bool) -> anyhow::Result<RunStats> {
         spec.job.name()
     );
     let spec = *spec;
-    execute(spec.shards, pin, spec.events, move |worker, recorder, generated| {
-        match spec.job {
-            Job::Passthrough => worker.dataflow::<(), _, _>(move |scope| {
-                passthrough(scope, &spec, generated, recorder)
-            }),
-            Job::KeyedCount => worker.dataflow::<(), _, _>(move |scope| {
-                keyed_count(scope, &spec, generated, recorder)
-            }),
+    execute(
+        spec.shards,
+        pin,
+        spec.events,
+        move |worker, recorder, generated| match spec.job {
+            Job::Passthrough => worker
+                .dataflow::<(), _, _>(move |scope| passthrough(scope, &spec, generated, recorder)),
+            Job::KeyedCount => worker
+                .dataflow::<(), _, _>(move |scope| keyed_count(scope, &spec, generated, recorder)),
             Job::SlidingCount => worker.dataflow::<u64, _, _>(move |scope| {
                 windows::sliding_count(scope, &spec, generated, recorder)
             }),
             Job::SessionCount | Job::IntervalJoin => unreachable!("refused above"),
-        }
-    })
+        },
+    )
 }
 
 /// Runs a timely computation on `workers` threads (pinned to a core each if `pin` and there
@@ -212,7 +213,11 @@ impl Split {
                 let at = |i: u64| (u128::from(events) * u128::from(i) / u128::from(workers)) as u64;
                 (at(worker), 1, at(worker + 1) - at(worker))
             }
-            Split::Interleaved => (worker, workers, events.saturating_sub(worker).div_ceil(workers)),
+            Split::Interleaved => (
+                worker,
+                workers,
+                events.saturating_sub(worker).div_ceil(workers),
+            ),
         }
     }
 }
@@ -291,7 +296,9 @@ where
                     // A zero-sized timestamp (`()`) has a single value, so there are no runs
                     // to split: one `extend`, as cheap as a source with no timestamps (a
                     // per-record `push` costs passthrough ~10%).
-                    batch.extend(positions.map(|position| make(first + position * step, position).1));
+                    batch.extend(
+                        positions.map(|position| make(first + position * step, position).1),
+                    );
                 } else {
                     for position in positions {
                         let (time, record) = make(first + position * step, position);

@@ -36,7 +36,14 @@ use crate::summary::RunStats;
 pub const TICK_MS: i64 = 10;
 
 /// The queries that have a timely peer.
-pub const QUERIES: [Query; 6] = [Query::Q0, Query::Q1, Query::Q2, Query::Q5, Query::Q7, Query::Q8];
+pub const QUERIES: [Query; 6] = [
+    Query::Q0,
+    Query::Q1,
+    Query::Q2,
+    Query::Q5,
+    Query::Q7,
+    Query::Q8,
+];
 
 /// An event and the birth time it carries for latency (0 if not sampled).
 type Born<T> = (T, u64);
@@ -58,38 +65,47 @@ pub fn run(options: &Options, pin: bool) -> Result<RunStats, NexmarkError> {
         split: Split::Interleaved,
     };
     let generator = NexmarkGenerator::new(options.generator.clone());
-    let (sampling, bound) = (Sampling::new(options.latency_sample), options.out_of_orderness_ms);
-    let stats = execute(options.shards, pin, options.events, move |worker, recorder, generated| {
-        let generator = generator.clone();
-        let make = move |index: u64, position: u64| -> Born<Event> {
-            (generator.event(index), sampling.born_ns(position))
-        };
-        if matches!(query, Query::Q0 | Query::Q1 | Query::Q2) {
-            worker.dataflow::<(), _, _>(move |scope| {
-                let events = generator_stream(scope, plan, generated, move |i, p| ((), make(i, p)));
-                match query {
-                    Query::Q0 => stateless(events, q0::row, recorder),
-                    Query::Q1 => stateless(events, q1::row, recorder),
-                    _ => stateless(events, q2::row, recorder),
-                }
-            });
-        } else {
-            worker.dataflow::<u64, _, _>(move |scope| {
-                let watermark = Cell::new(0i64);
-                let events = generator_stream(scope, plan, generated, move |i, p| {
-                    let (event, born_ns) = make(i, p);
-                    watermark.set(watermark.get().max(event.date_time() - bound));
-                    let time = watermark.get().div_euclid(TICK_MS) * TICK_MS;
-                    (time.max(0) as u64, (event, born_ns))
+    let (sampling, bound) = (
+        Sampling::new(options.latency_sample),
+        options.out_of_orderness_ms,
+    );
+    let stats = execute(
+        options.shards,
+        pin,
+        options.events,
+        move |worker, recorder, generated| {
+            let generator = generator.clone();
+            let make = move |index: u64, position: u64| -> Born<Event> {
+                (generator.event(index), sampling.born_ns(position))
+            };
+            if matches!(query, Query::Q0 | Query::Q1 | Query::Q2) {
+                worker.dataflow::<(), _, _>(move |scope| {
+                    let events =
+                        generator_stream(scope, plan, generated, move |i, p| ((), make(i, p)));
+                    match query {
+                        Query::Q0 => stateless(events, q0::row, recorder),
+                        Query::Q1 => stateless(events, q1::row, recorder),
+                        _ => stateless(events, q2::row, recorder),
+                    }
                 });
-                match query {
-                    Query::Q5 => hot_items(events, recorder),
-                    Query::Q7 => highest_bid(events, recorder),
-                    _ => new_users(events, recorder),
-                }
-            });
-        }
-    });
+            } else {
+                worker.dataflow::<u64, _, _>(move |scope| {
+                    let watermark = Cell::new(0i64);
+                    let events = generator_stream(scope, plan, generated, move |i, p| {
+                        let (event, born_ns) = make(i, p);
+                        watermark.set(watermark.get().max(event.date_time() - bound));
+                        let time = watermark.get().div_euclid(TICK_MS) * TICK_MS;
+                        (time.max(0) as u64, (event, born_ns))
+                    });
+                    match query {
+                        Query::Q5 => hot_items(events, recorder),
+                        Query::Q7 => highest_bid(events, recorder),
+                        _ => new_users(events, recorder),
+                    }
+                });
+            }
+        },
+    );
     stats.map_err(|error| NexmarkError::Usage(error.to_string()))
 }
 
@@ -140,12 +156,20 @@ impl<S: Default> OpenWindows<S> {
 
     /// The state of the window ending (inclusive) at `last`, opened with `capability` if new.
     fn at(&mut self, last: u64, capability: impl FnOnce() -> Capability<u64>) -> &mut S {
-        &mut self.open.entry(last).or_insert_with(|| (capability(), S::default())).1
+        &mut self
+            .open
+            .entry(last)
+            .or_insert_with(|| (capability(), S::default()))
+            .1
     }
 
     /// Removes and hands to `close` every window whose last millisecond the frontier has
     /// passed (`pending(last)` false), in time order.
-    fn close(&mut self, pending: impl Fn(&u64) -> bool, mut close: impl FnMut(&Capability<u64>, u64, S)) {
+    fn close(
+        &mut self,
+        pending: impl Fn(&u64) -> bool,
+        mut close: impl FnMut(&Capability<u64>, u64, S),
+    ) {
         while let Some(entry) = self.open.first_entry() {
             if pending(entry.key()) {
                 break;
@@ -170,41 +194,49 @@ fn hot_items(events: Stream<'_, u64, Vec<Born<Event>>>, mut recorder: Recorder) 
         move |input, output| {
             input.for_each(|capability, events| {
                 let bids = events.drain(..).filter_map(|(event, born_ns)| {
-                    event.into_bid().map(|bid| (bid.auction, bid.date_time, born_ns))
+                    event
+                        .into_bid()
+                        .map(|bid| (bid.auction, bid.date_time, born_ns))
                 });
                 output.session(&capability).give_iterator(bids);
             });
         }
     });
     // (window start, auction, count, born)
-    let counts = bids.unary_frontier::<CapacityContainerBuilder<Vec<(i64, i64, u64, u64)>>, _, _, _>(
-        Exchange::new(|&(auction, _, _): &(i64, i64, u64)| spread(auction)),
-        "q5-count",
-        |_, _| {
-            let mut windows = OpenWindows::<HashMap<i64, (u64, u64)>>::new();
-            move |(input, frontier), output| {
-                let port = output.output_index();
-                input.for_each(|capability, bids| {
-                    for &(auction, time, born_ns) in bids.iter() {
-                        let mut start = time - time.rem_euclid(slide);
-                        while start > time - size {
-                            let last = (start + size - 1) as u64;
-                            let counts = windows.at(last, || capability.delayed(&last, port));
-                            let count = counts.entry(auction).or_default();
-                            *count = (count.0 + 1, count.1.max(born_ns));
-                            start -= slide;
+    let counts = bids
+        .unary_frontier::<CapacityContainerBuilder<Vec<(i64, i64, u64, u64)>>, _, _, _>(
+            Exchange::new(|&(auction, _, _): &(i64, i64, u64)| spread(auction)),
+            "q5-count",
+            |_, _| {
+                let mut windows = OpenWindows::<HashMap<i64, (u64, u64)>>::new();
+                move |(input, frontier), output| {
+                    let port = output.output_index();
+                    input.for_each(|capability, bids| {
+                        for &(auction, time, born_ns) in bids.iter() {
+                            let mut start = time - time.rem_euclid(slide);
+                            while start > time - size {
+                                let last = (start + size - 1) as u64;
+                                let counts = windows.at(last, || capability.delayed(&last, port));
+                                let count = counts.entry(auction).or_default();
+                                *count = (count.0 + 1, count.1.max(born_ns));
+                                start -= slide;
+                            }
                         }
-                    }
-                });
-                windows.close(|last| frontier.less_equal(last), |capability, last, counts| {
-                    let start = last as i64 + 1 - size;
-                    output.session(capability).give_iterator(
-                        counts.into_iter().map(|(auction, (n, born))| (start, auction, n, born)),
+                    });
+                    windows.close(
+                        |last| frontier.less_equal(last),
+                        |capability, last, counts| {
+                            let start = last as i64 + 1 - size;
+                            output.session(capability).give_iterator(
+                                counts
+                                    .into_iter()
+                                    .map(|(auction, (n, born))| (start, auction, n, born)),
+                            );
+                        },
                     );
-                });
-            }
-        },
-    );
+                }
+            },
+        );
     counts
         .unary_frontier::<CapacityContainerBuilder<Vec<Born<q5::Row>>>, _, _, _>(
             Exchange::new(|&(start, _, _, _): &(i64, i64, u64, u64)| spread(start)),
@@ -216,7 +248,9 @@ fn hot_items(events: Stream<'_, u64, Vec<Born<Event>>>, mut recorder: Recorder) 
                     let port = output.output_index();
                     input.for_each(|capability, counts| {
                         // Results come in under their window's last millisecond.
-                        let Some(&last) = capability.least() else { return };
+                        let Some(&last) = capability.least() else {
+                            return;
+                        };
                         let top = windows.at(last, || capability.delayed(&last, port));
                         for &(_, auction, num, born_ns) in counts.iter() {
                             top.2 = top.2.max(born_ns);
@@ -227,19 +261,24 @@ fn hot_items(events: Stream<'_, u64, Vec<Born<Event>>>, mut recorder: Recorder) 
                             }
                         }
                     });
-                    windows.close(|last| frontier.less_equal(last), |capability, last, top| {
-                        let (num, auctions, born_ns) = top;
-                        let window_end = last as i64 + 1;
-                        output.session(capability).give_iterator(auctions.into_iter().map(|auction| {
-                            let row = q5::Row {
-                                auction,
-                                num,
-                                window_start: window_end - size,
-                                window_end,
-                            };
-                            (row, born_ns)
-                        }));
-                    });
+                    windows.close(
+                        |last| frontier.less_equal(last),
+                        |capability, last, top| {
+                            let (num, auctions, born_ns) = top;
+                            let window_end = last as i64 + 1;
+                            output
+                                .session(capability)
+                                .give_iterator(auctions.into_iter().map(|auction| {
+                                    let row = q5::Row {
+                                        auction,
+                                        num,
+                                        window_start: window_end - size,
+                                        window_end,
+                                    };
+                                    (row, born_ns)
+                                }));
+                        },
+                    );
                 }
             },
         )
@@ -277,27 +316,36 @@ impl Top {
 fn highest_bid(events: Stream<'_, u64, Vec<Born<Event>>>, mut recorder: Recorder) {
     let size = q7::SIZE.as_millis() as i64;
     // (window start, the worker's top bids, newest birth)
-    let local = events.unary_frontier::<CapacityContainerBuilder<Vec<(i64, Vec<Bid>, u64)>>, _, _, _>(
-        Pipeline,
-        "q7-local",
-        |_, _| {
-            let mut windows = OpenWindows::<Top>::new();
-            move |(input, frontier), output| {
-                let port = output.output_index();
-                input.for_each(|capability, events| {
-                    for (event, born_ns) in events.drain(..) {
-                        let Event::Bid(bid) = event else { continue };
-                        let last = (bid.date_time - bid.date_time.rem_euclid(size) + size - 1) as u64;
-                        windows.at(last, || capability.delayed(&last, port)).add([bid], born_ns);
-                    }
-                });
-                windows.close(|last| frontier.less_equal(last), |capability, last, top| {
-                    let start = last as i64 + 1 - size;
-                    output.session(capability).give((start, top.bids, top.born_ns));
-                });
-            }
-        },
-    );
+    let local = events
+        .unary_frontier::<CapacityContainerBuilder<Vec<(i64, Vec<Bid>, u64)>>, _, _, _>(
+            Pipeline,
+            "q7-local",
+            |_, _| {
+                let mut windows = OpenWindows::<Top>::new();
+                move |(input, frontier), output| {
+                    let port = output.output_index();
+                    input.for_each(|capability, events| {
+                        for (event, born_ns) in events.drain(..) {
+                            let Event::Bid(bid) = event else { continue };
+                            let last =
+                                (bid.date_time - bid.date_time.rem_euclid(size) + size - 1) as u64;
+                            windows
+                                .at(last, || capability.delayed(&last, port))
+                                .add([bid], born_ns);
+                        }
+                    });
+                    windows.close(
+                        |last| frontier.less_equal(last),
+                        |capability, last, top| {
+                            let start = last as i64 + 1 - size;
+                            output
+                                .session(capability)
+                                .give((start, top.bids, top.born_ns));
+                        },
+                    );
+                }
+            },
+        );
     local
         .unary_frontier::<CapacityContainerBuilder<Vec<Born<q7::Row>>>, _, _, _>(
             Exchange::new(|(start, _, _): &(i64, Vec<Bid>, u64)| spread(*start)),
@@ -308,27 +356,34 @@ fn highest_bid(events: Stream<'_, u64, Vec<Born<Event>>>, mut recorder: Recorder
                     let port = output.output_index();
                     input.for_each(|capability, tops| {
                         // Results come in under their window's last millisecond.
-                        let Some(&last) = capability.least() else { return };
+                        let Some(&last) = capability.least() else {
+                            return;
+                        };
                         let top = windows.at(last, || capability.delayed(&last, port));
                         for (_, bids, born_ns) in tops.drain(..) {
                             top.add(bids, born_ns);
                         }
                     });
-                    windows.close(|last| frontier.less_equal(last), |capability, last, top| {
-                        let window_end = last as i64 + 1;
-                        let born_ns = top.born_ns;
-                        output.session(capability).give_iterator(top.bids.into_iter().map(|bid| {
-                            let row = q7::Row {
-                                auction: bid.auction,
-                                price: bid.price,
-                                bidder: bid.bidder,
-                                date_time: bid.date_time,
-                                extra: bid.extra,
-                                window_end,
-                            };
-                            (row, born_ns)
-                        }));
-                    });
+                    windows.close(
+                        |last| frontier.less_equal(last),
+                        |capability, last, top| {
+                            let window_end = last as i64 + 1;
+                            let born_ns = top.born_ns;
+                            output
+                                .session(capability)
+                                .give_iterator(top.bids.into_iter().map(|bid| {
+                                    let row = q7::Row {
+                                        auction: bid.auction,
+                                        price: bid.price,
+                                        bidder: bid.bidder,
+                                        date_time: bid.date_time,
+                                        extra: bid.extra,
+                                        window_end,
+                                    };
+                                    (row, born_ns)
+                                }));
+                        },
+                    );
                 }
             },
         )
@@ -378,14 +433,27 @@ fn new_users(events: Stream<'_, u64, Vec<Born<Event>>>, mut recorder: Recorder) 
                             seen.2 = seen.2.max(born_ns);
                         }
                     });
-                    windows.close(|last| frontier.less_equal(last), |capability, last, people| {
-                        let window_start = last as i64 + 1 - size;
-                        let rows = people.into_iter().filter_map(|(id, (name, sold, born_ns))| {
-                            let name = name.filter(|_| sold)?;
-                            Some((q8::Row { id, name, window_start }, born_ns))
-                        });
-                        output.session(capability).give_iterator(rows);
-                    });
+                    windows.close(
+                        |last| frontier.less_equal(last),
+                        |capability, last, people| {
+                            let window_start = last as i64 + 1 - size;
+                            let rows =
+                                people
+                                    .into_iter()
+                                    .filter_map(|(id, (name, sold, born_ns))| {
+                                        let name = name.filter(|_| sold)?;
+                                        Some((
+                                            q8::Row {
+                                                id,
+                                                name,
+                                                window_start,
+                                            },
+                                            born_ns,
+                                        ))
+                                    });
+                            output.session(capability).give_iterator(rows);
+                        },
+                    );
                 }
             },
         )

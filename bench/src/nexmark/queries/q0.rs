@@ -39,12 +39,12 @@ impl ResultRow for Row {
 pub fn row(event: Event) -> Option<Row> {
     let bid = event.into_bid()?;
     Some(Row {
-            auction: bid.auction,
-            bidder: bid.bidder,
-            price: bid.price,
-            date_time: bid.date_time,
-            extra: bid.extra,
-        })
+        auction: bid.auction,
+        bidder: bid.bidder,
+        price: bid.price,
+        date_time: bid.date_time,
+        extra: bid.extra,
+    })
 }
 
 /// Every bid of `events`, as a [`Row`].

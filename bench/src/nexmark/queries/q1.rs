@@ -42,12 +42,12 @@ impl ResultRow for Row {
 pub fn row(event: Event) -> Option<Row> {
     let bid = event.into_bid()?;
     Some(Row {
-            auction: bid.auction,
-            bidder: bid.bidder,
-            price: DOLLARS_TO_EUROS * bid.price as f64,
-            date_time: bid.date_time,
-            extra: bid.extra,
-        })
+        auction: bid.auction,
+        bidder: bid.bidder,
+        price: DOLLARS_TO_EUROS * bid.price as f64,
+        date_time: bid.date_time,
+        extra: bid.extra,
+    })
 }
 
 /// Every bid of `events` with its price in euros.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use tidewater::DataStream;
 
 use super::lookup_join::lookup_join;
-use super::{auctions, bids, ResultRow};
+use super::{by_kind, ByKind, ResultRow};
 use crate::nexmark::event::{Auction, Bid, Event};
 use crate::nexmark::source::Stamped;
 
@@ -56,11 +56,12 @@ impl ResultRow for Row {}
 
 /// The bids of `events` on category-10 auctions, with the auction.
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
+    let ByKind { auctions, bids, .. } = by_kind(events);
     lookup_join(
-        &auctions(events),
+        &auctions,
         |auction: &Auction| auction.id,
         |auction: &Auction| auction.category == CATEGORY,
-        &bids(events),
+        &bids,
         |bid: &Bid| bid.auction,
         |auction: &Auction, bid: &Bid| Row {
             auction: bid.auction,

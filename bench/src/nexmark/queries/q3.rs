@@ -6,7 +6,7 @@ use serde::Serialize;
 use tidewater::DataStream;
 
 use super::lookup_join::lookup_join;
-use super::{auctions, persons, ResultRow};
+use super::{by_kind, ByKind, ResultRow};
 use crate::nexmark::event::{Auction, Event, Person};
 use crate::nexmark::source::Stamped;
 
@@ -33,9 +33,12 @@ impl ResultRow for Row {}
 
 /// The category-10 auctions of `events` by sellers from [`STATES`].
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
-    let auctions = auctions(events).filter(|a: &Stamped<Auction>| a.value.category == CATEGORY);
+    let ByKind {
+        persons, auctions, ..
+    } = by_kind(events);
+    let auctions = auctions.filter(|a: &Stamped<Auction>| a.value.category == CATEGORY);
     lookup_join(
-        &persons(events),
+        &persons,
         |person: &Person| person.id,
         |person: &Person| STATES.contains(&person.state.as_str()),
         &auctions,

@@ -79,9 +79,19 @@ impl AggregateFunction<Stamped<Bid>> for Top {
     }
 
     fn add(&self, acc: &mut TopBids, bid: Stamped<Bid>) {
-        let born_ns = bid.born_ns;
-        let bids = vec![bid.value];
-        keep_top(acc, TopBids { bids, born_ns });
+        acc.born_ns = newest(acc.born_ns, bid.born_ns);
+        match acc
+            .bids
+            .first()
+            .map(|best| bid.value.price.cmp(&best.price))
+        {
+            None | Some(std::cmp::Ordering::Equal) => acc.bids.push(bid.value),
+            Some(std::cmp::Ordering::Greater) => {
+                acc.bids.clear();
+                acc.bids.push(bid.value);
+            }
+            Some(std::cmp::Ordering::Less) => {}
+        }
     }
 
     fn result(&self, acc: &TopBids) -> TopBids {

@@ -13,7 +13,7 @@ use tidewater::operators::window::{tumbling, Windowed};
 use tidewater::operators::AggregateFunction;
 use tidewater::DataStream;
 
-use super::{auctions, newest, persons, ResultRow};
+use super::{by_kind, newest, ByKind, ResultRow};
 use crate::nexmark::event::{Auction, Event, Person};
 use crate::nexmark::source::Stamped;
 
@@ -90,14 +90,17 @@ impl AggregateFunction<Stamped<Sighting>> for Sightings {
 
 /// The new people of `events` who opened an auction in the window they were created in.
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
-    let created = persons(events).map(|person: Stamped<Person>| {
+    let ByKind {
+        persons, auctions, ..
+    } = by_kind(events);
+    let created = persons.map(|person: Stamped<Person>| {
         person.map(|person| Sighting {
             id: person.id,
             name: Some(person.name),
             date_time: person.date_time,
         })
     });
-    let sold = auctions(events).map(|auction: Stamped<Auction>| {
+    let sold = auctions.map(|auction: Stamped<Auction>| {
         auction.map(|auction| Sighting {
             id: auction.seller,
             name: None,

@@ -15,7 +15,7 @@ use tidewater::prelude::Timestamp;
 use tidewater::state::{ListState, ValueState};
 use tidewater::DataStream;
 
-use super::{auctions, bids, newest};
+use super::{by_kind, newest, ByKind};
 use crate::nexmark::event::{Auction, Bid, Event};
 use crate::nexmark::source::Stamped;
 
@@ -111,8 +111,9 @@ impl KeyedCoProcessFunction<i64, Stamped<Auction>, Stamped<Bid>, Winner> for Win
 /// Every auction of `events` that has a winning bid, with it, when the watermark passes the
 /// auction's `expires` (its event time).
 pub fn winning_bids(events: &DataStream<Stamped<Event>>) -> DataStream<Winner> {
-    auctions(events)
-        .connect(&bids(events))
+    let ByKind { auctions, bids, .. } = by_kind(events);
+    auctions
+        .connect(&bids)
         .key_by(
             |auction: &Stamped<Auction>| auction.value.id,
             |bid: &Stamped<Bid>| bid.value.auction,
