@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::checkpoint::CheckpointConfig;
 use crate::error::JobError;
 use crate::exchange::partition::DEFAULT_MAX_KEY_GROUPS;
 
@@ -28,6 +29,7 @@ pub struct JobConfig {
     pub(crate) spin_before_park: Duration,
     pub(crate) buffer_timeout: Duration,
     pub(crate) io_memory: usize,
+    pub(crate) checkpointing: Option<CheckpointConfig>,
 }
 
 impl Default for JobConfig {
@@ -41,6 +43,7 @@ impl Default for JobConfig {
             spin_before_park: Duration::from_micros(50),
             buffer_timeout: Duration::from_micros(100),
             io_memory: 64 << 10,
+            checkpointing: None,
         }
     }
 }
@@ -94,6 +97,12 @@ impl JobConfig {
     /// it bounds the batching delay without shrinking batches under full load.
     pub fn buffer_timeout(mut self, timeout: Duration) -> Self {
         self.buffer_timeout = timeout;
+        self
+    }
+
+    /// Takes checkpoints as `checkpoints` says (Flink's `enableCheckpointing`). Default: none.
+    pub fn checkpointing(mut self, checkpoints: CheckpointConfig) -> Self {
+        self.checkpointing = Some(checkpoints);
         self
     }
 

@@ -26,6 +26,10 @@ pub enum JobError {
     /// The job's configuration cannot run.
     #[error("invalid job configuration: {0}")]
     Config(String),
+    /// Checkpointing failed (and the job is configured to fail with it), or a checkpoint
+    /// could not be restored.
+    #[error("checkpoint failure: {0}")]
+    Checkpoint(String),
     /// The runtime could not start or run a shard.
     #[error("runtime failure on shard {shard}: {message}")]
     Runtime {

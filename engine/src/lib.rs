@@ -33,8 +33,10 @@
 //! - [`exchange`]: SPSC rings, channels, credit-based flow control, key partitioning.
 //! - [`time`]: timestamps and watermarks.
 //! - [`state`]: keyed state backends.
+//! - [`checkpoint`]: barrier snapshots, the coordinator, manifests, recovery.
 //! - [`operators`]: map/filter/…, keyed aggregation.
-//! - [`connectors`]: sources (generator, collection) and sinks (collect, print, callback).
+//! - [`connectors`]: sources (generator, collection, line files) and sinks (collect, print,
+//!   callback, transactional files).
 //! - [`metrics`]: counters readable while a job runs.
 //!
 //! A record enters at a source on some shard, passes the stateless operators chained there
@@ -43,6 +45,7 @@
 //! since no other thread ever touches it.
 
 pub mod api;
+pub mod checkpoint;
 pub mod config;
 pub mod connectors;
 pub mod error;
@@ -64,8 +67,9 @@ pub use runtime::{JobHandle, JobReport};
 /// The names most jobs need.
 pub mod prelude {
     pub use crate::api::{DataStream, Env, KeyedStream};
+    pub use crate::checkpoint::CheckpointConfig;
     pub use crate::config::{JobConfig, Pinning};
-    pub use crate::connectors::{Generator, Source, SourceSplit};
+    pub use crate::connectors::{FileSink, Generator, LineFile, Source, SourceSplit};
     pub use crate::error::JobError;
     pub use crate::exchange::StableKey;
     pub use crate::operators::AggregateFunction;

@@ -88,7 +88,7 @@ struct Splitter {
 
 impl ProcessFunction<u64, u64> for Splitter {
     fn process_element(&mut self, record: u64, ctx: &mut Context<'_, (), u64>) {
-        if record % 2 == 0 {
+        if record.is_multiple_of(2) {
             ctx.emit(record);
         } else {
             ctx.output(&self.odd, record);

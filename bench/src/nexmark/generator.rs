@@ -465,7 +465,7 @@ const fn pool(seed: u64, space_one_in: u64) -> [u8; POOL_LEN] {
     let mut i = 0;
     while i < POOL_LEN {
         let r = splitmix64(seed.wrapping_add(i as u64));
-        out[i] = if space_one_in != 0 && (r >> 40) % space_one_in == 0 {
+        out[i] = if space_one_in != 0 && (r >> 40).is_multiple_of(space_one_in) {
             b' '
         } else {
             b'a' + (r % 26) as u8

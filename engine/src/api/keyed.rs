@@ -11,11 +11,11 @@ use crate::exchange::outbox::ByKey;
 use crate::exchange::{KeyGroups, StableKey};
 use crate::operators::window::{DefaultTrigger, WindowAssigner};
 use crate::operators::{
-    AggregateFunction, BoxOutput, Count, KeyedAggregate, KeyedProcess, KeyedProcessFunction, Max,
-    Min, OperatorId, ProcessCore, Reduce, Shared, Sum,
+    restore_keyed_store, AggregateFunction, BoxOutput, Count, KeyedAggregate, KeyedProcess,
+    KeyedProcessFunction, Max, Min, OperatorId, ProcessCore, Reduce, Shared, Sum,
 };
 use crate::plan::{Data, ExchangeId, ShardBuilder};
-use crate::state::HeapStore;
+use crate::state::{HeapStore, StateData};
 
 /// A stream partitioned by key (Flink's `KeyedStream`): each key's records are processed on
 /// the one shard that owns the key's key group, in the order that shard receives them.
@@ -43,7 +43,9 @@ where
     pub fn aggregate<A>(&self, function: A) -> DataStream<(K, A::Out)>
     where
         A: AggregateFunction<T>,
+        A::Acc: StateData,
         A::Out: Data,
+        K: StateData,
     {
         self.rolling("aggregate", function, |key, result| (key, result))
     }
@@ -110,6 +112,8 @@ where
     /// Combines each key's records pairwise and emits the combined record after every record.
     pub fn reduce<F>(&self, f: F) -> DataStream<T>
     where
+        T: StateData,
+        K: StateData,
         F: Fn(T, T) -> T + Clone + Send + Sync + 'static,
     {
         self.rolling("reduce", Reduce(f), |_key, reduced| reduced)
@@ -120,6 +124,8 @@ where
     fn rolling<A, O>(&self, kind: &str, function: A, emit: fn(K, A::Out) -> O) -> DataStream<O>
     where
         A: AggregateFunction<T>,
+        A::Acc: StateData,
+        K: StateData,
         O: Data,
     {
         let operator = self.stream.graph().borrow_mut().add_operator(kind);
@@ -136,11 +142,13 @@ where
         let key = self.key.clone();
         self.stream.receive(operator, vec![exchange], move |node| {
             move |builder: &mut ShardBuilder| {
+                let mut store = HeapStore::default();
+                restore_keyed_store(&builder.context, operator, &mut store);
                 Box::new(KeyedAggregate {
                     id: operator,
                     key: key.clone(),
                     function: function.clone(),
-                    store: HeapStore::default(),
+                    store,
                     emit,
                     next: builder.output::<O>(node),
                     types: PhantomData,
@@ -152,7 +160,8 @@ where
     /// The running sum of `field` per key.
     pub fn sum<N, F>(&self, field: F) -> DataStream<(K, N)>
     where
-        N: Data + Add<Output = N> + Copy + Default,
+        K: StateData,
+        N: Data + StateData + Add<Output = N> + Copy + Default,
         F: Fn(&T) -> N + Clone + Send + Sync + 'static,
     {
         self.aggregate(Sum(field))
@@ -161,7 +170,8 @@ where
     /// The running minimum of `field` per key.
     pub fn min<N, F>(&self, field: F) -> DataStream<(K, N)>
     where
-        N: Data + PartialOrd + Copy,
+        K: StateData,
+        N: Data + StateData + PartialOrd + Copy,
         F: Fn(&T) -> N + Clone + Send + Sync + 'static,
     {
         self.aggregate(Min(field))
@@ -170,14 +180,18 @@ where
     /// The running maximum of `field` per key.
     pub fn max<N, F>(&self, field: F) -> DataStream<(K, N)>
     where
-        N: Data + PartialOrd + Copy,
+        K: StateData,
+        N: Data + StateData + PartialOrd + Copy,
         F: Fn(&T) -> N + Clone + Send + Sync + 'static,
     {
         self.aggregate(Max(field))
     }
 
     /// The running count of records per key.
-    pub fn count(&self) -> DataStream<(K, u64)> {
+    pub fn count(&self) -> DataStream<(K, u64)>
+    where
+        K: StateData,
+    {
         self.aggregate(Count)
     }
 }

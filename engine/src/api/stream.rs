@@ -8,7 +8,10 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use super::KeyedStream;
-use crate::connectors::{CallbackSink, CollectHandle, CollectSink, PrintSink, SinkCount};
+use crate::connectors::{
+    prepare_folder, CallbackSink, CollectHandle, CollectSink, FileSink, FileSinkWriter, PrintSink,
+    SinkCount,
+};
 use crate::exchange::outbox::{Broadcast, Forward, Partitioner, RoundRobin};
 use crate::exchange::StableKey;
 use crate::operators::{
@@ -266,6 +269,33 @@ impl<T: Data> DataStream<T> {
                 f: f.clone(),
                 count: sink_count(builder),
             })
+        });
+    }
+
+    /// Writes the records into files in a folder, exactly once when the job checkpoints: a
+    /// checkpoint's output becomes visible (is renamed from `….pending`) only once the
+    /// checkpoint completes, and a restart neither loses nor repeats visible output. See
+    /// [`FileSink`] for the file names. Files of an earlier run in the folder that the
+    /// restored checkpoint (if any) does not cover are deleted at the start.
+    pub fn sink_to_files<F>(&self, sink: FileSink<F>)
+    where
+        F: Fn(&T, &mut Vec<u8>) + Clone + Send + Sync + 'static,
+    {
+        let id = {
+            let mut graph = self.graph.borrow_mut();
+            let (dir, suffix) = (sink.dir.clone(), sink.suffix.clone());
+            graph.sink_recovery.push(Arc::new(move |resumed| {
+                prepare_folder(&dir, &suffix, resumed)
+            }));
+            graph.add_operator("file-sink")
+        };
+        self.attach(move |builder| {
+            Box::new(FileSinkWriter::new(
+                id,
+                sink.clone(),
+                builder.context.clone(),
+                sink_count(builder),
+            ))
         });
     }
 

@@ -4,6 +4,7 @@ use std::fmt::Debug;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use crate::checkpoint::StageSnapshot;
 use crate::metrics::{JobMetrics, ShardCounters};
 use crate::operators::{enter, OperatorId, Output};
 use crate::time::Timestamp;
@@ -16,7 +17,7 @@ pub(crate) struct SinkCount {
 
 impl SinkCount {
     #[inline]
-    fn add(&self, records: usize) {
+    pub(crate) fn add(&self, records: usize) {
         ShardCounters::add(&self.metrics.shard(self.shard).sink_records, records);
     }
 }
@@ -62,6 +63,8 @@ impl<T> Output<T> for CollectSink<T> {
             .unwrap_or_else(|e| e.into_inner())
             .push((self.count.shard, local));
     }
+
+    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {}
 }
 
 /// Calls a user function for every record.
@@ -82,6 +85,7 @@ impl<T, F: FnMut(T)> Output<T> for CallbackSink<F> {
 
     fn watermark(&mut self, _watermark: Timestamp) {}
     fn end(&mut self) {}
+    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {}
 }
 
 /// Writes every record's `Debug` form on its own line to stdout.
@@ -104,4 +108,5 @@ impl<T: Debug> Output<T> for PrintSink {
 
     fn watermark(&mut self, _watermark: Timestamp) {}
     fn end(&mut self) {}
+    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {}
 }

@@ -27,6 +27,9 @@ pub enum Message<T> {
     /// The sender's sources have been idle for their idleness timeout: until its next
     /// message, this channel does not hold the receiver's watermark back.
     Idle,
+    /// Checkpoint barrier `n`: every record before it belongs to checkpoint `n`'s state, every
+    /// record after it does not.
+    Barrier(u64),
     /// The sender is done: nothing follows.
     End,
 }

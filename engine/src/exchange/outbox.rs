@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 use super::channel::{Disconnected, Message, Outbound, SendError};
 use super::partition::KeyGroups;
 use super::StableKey;
+use crate::checkpoint::StageSnapshot;
 use crate::operators::{enter, OperatorId, Output};
 use crate::time::Timestamp;
 
@@ -242,5 +243,12 @@ impl<T: 'static, P: Partitioner<T>> Output<T> for ExchangeOutput<T, P> {
 
     fn end(&mut self) {
         self.outbox.borrow_mut().broadcast_control(|| Message::End);
+    }
+
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        let id = snapshot.checkpoint;
+        self.outbox
+            .borrow_mut()
+            .broadcast_control(|| Message::Barrier(id));
     }
 }

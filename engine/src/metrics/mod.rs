@@ -30,13 +30,29 @@ impl ShardCounters {
 #[derive(Debug)]
 pub struct JobMetrics {
     shards: Box<[CachePadded<ShardCounters>]>,
+    /// Checkpoints completed so far (the coordinator counts them).
+    pub(crate) checkpoints_completed: AtomicU64,
+    /// Checkpoints failed so far.
+    pub(crate) checkpoints_failed: AtomicU64,
 }
 
 impl JobMetrics {
     pub(crate) fn new(shards: usize) -> Self {
         Self {
             shards: (0..shards).map(|_| CachePadded::default()).collect(),
+            checkpoints_completed: AtomicU64::new(0),
+            checkpoints_failed: AtomicU64::new(0),
         }
+    }
+
+    /// Checkpoints completed so far.
+    pub fn checkpoints_completed(&self) -> u64 {
+        self.checkpoints_completed.load(Ordering::Acquire)
+    }
+
+    /// Checkpoints that failed so far.
+    pub fn checkpoints_failed(&self) -> u64 {
+        self.checkpoints_failed.load(Ordering::Acquire)
     }
 
     /// The counters of `shard`.

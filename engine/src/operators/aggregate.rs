@@ -4,7 +4,13 @@
 use std::marker::PhantomData;
 use std::ops::Add;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 use super::{enter, BoxOutput, OperatorId, Output};
+use crate::checkpoint::StageSnapshot;
+use crate::exchange::{KeyGroups, StableKey};
+use crate::runtime::ShardContext;
 use crate::state::KeyedStore;
 use crate::time::Timestamp;
 
@@ -183,6 +189,8 @@ pub(crate) struct KeyedAggregate<T, K, KF, A, S, E, O> {
 
 impl<T, K, KF, A, S, E, O> Output<T> for KeyedAggregate<T, K, KF, A, S, E, O>
 where
+    K: Serialize,
+    A::Acc: Serialize,
     KF: FnMut(&T) -> K,
     A: AggregateFunction<T>,
     S: KeyedStore<K, A::Acc>,
@@ -210,5 +218,55 @@ where
 
     fn end(&mut self) {
         self.next.end();
+    }
+
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        snapshot.add(self.id.0, &Entries(&self.store, PhantomData));
+        self.next.barrier(snapshot);
+    }
+}
+
+/// A store's entries, serialized as a sequence of `(key, value)` pairs without copying them.
+struct Entries<'a, K, V, S>(&'a S, PhantomData<fn(K, V)>);
+
+impl<K: Serialize, V: Serialize, S: KeyedStore<K, V>> Serialize for Entries<'_, K, V, S> {
+    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        serializer.collect_seq(self.0.iter())
+    }
+}
+
+/// Fills `store` with the entries the restored checkpoint holds for `operator` whose keys
+/// this shard owns (all of them when the shard count is unchanged; a share of each old
+/// shard's when it changed, since key groups move between shards as whole ranges).
+pub(crate) fn restore_keyed_store<K, V, S>(
+    context: &ShardContext,
+    operator: OperatorId,
+    store: &mut S,
+) where
+    K: DeserializeOwned + StableKey,
+    V: DeserializeOwned,
+    S: KeyedStore<K, V>,
+{
+    let Some(point) = context
+        .checkpoints
+        .as_ref()
+        .and_then(|c| c.restore.as_ref())
+    else {
+        return;
+    };
+    enter(operator);
+    let groups = KeyGroups::new(context.config.max_key_groups, context.shards);
+    for bytes in point.parts(operator.0) {
+        let entries: Vec<(K, V)> = postcard::from_bytes(bytes).unwrap_or_else(|e| {
+            panic!(
+                "cannot decode its state in checkpoint {}: {e} (is this the job that took it?)",
+                point.checkpoint
+            )
+        });
+        for (key, value) in entries {
+            if groups.shard_of(&key) == context.shard {
+                store.get_or_insert_with(&key, || value);
+            }
+        }
     }
 }

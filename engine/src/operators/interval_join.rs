@@ -14,7 +14,8 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use super::two_input::TwoInput;
-use super::{enter, BoxOutput, OperatorId, TimestampFn};
+use super::{cannot_checkpoint, enter, BoxOutput, OperatorId, TimestampFn};
+use crate::checkpoint::StageSnapshot;
 use crate::metrics::{JobMetrics, ShardCounters};
 use crate::time::{TimerQueue, Timestamp};
 
@@ -197,5 +198,9 @@ where
 
     fn end(&mut self) {
         self.next.end();
+    }
+
+    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
+        cannot_checkpoint(self.id);
     }
 }

@@ -13,7 +13,7 @@ mod stateless;
 mod two_input;
 pub mod window;
 
-pub(crate) use aggregate::KeyedAggregate;
+pub(crate) use aggregate::{restore_keyed_store, KeyedAggregate};
 pub use aggregate::{AggregateFunction, Count, Max, Min, Reduce, Sum};
 pub use async_io::{AsyncOptions, ResultOrder, TimeoutPolicy};
 pub(crate) use interval_join::IntervalJoin;
@@ -32,6 +32,7 @@ pub use two_input::{CoProcessFunction, KeyedBroadcastProcessFunction, KeyedCoPro
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use crate::checkpoint::StageSnapshot;
 use crate::time::Timestamp;
 
 /// The downstream of an operator on one shard.
@@ -42,6 +43,20 @@ pub(crate) trait Output<T> {
     fn watermark(&mut self, watermark: Timestamp);
     /// The input is over; flush whatever is held.
     fn end(&mut self);
+    /// Checkpoint barrier: add this operator's state to `snapshot`, then pass the barrier on
+    /// (after everything pushed before it).
+    fn barrier(&mut self, snapshot: &mut StageSnapshot);
+}
+
+/// The barrier reached an operator whose state checkpoints do not cover yet: fail the job,
+/// naming the operator, rather than resume it later without its state.
+pub(crate) fn cannot_checkpoint(id: OperatorId) -> ! {
+    enter(id);
+    panic!(
+        "this operator keeps state that checkpoints do not cover yet \
+         (supported: sources, stateless operators, keyed aggregations, file sinks); \
+         run the job without checkpointing"
+    )
 }
 
 /// An operator with processing-time timers, which its stage fires as the clock passes them.
@@ -138,6 +153,12 @@ impl<T: Clone> Output<T> for Tee<T> {
             output.end();
         }
     }
+
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        for output in &mut self.outputs {
+            output.barrier(snapshot);
+        }
+    }
 }
 
 /// The downstream of a stream nobody consumes.
@@ -147,6 +168,7 @@ impl<T> Output<T> for Discard {
     fn push(&mut self, _batch: Vec<T>) {}
     fn watermark(&mut self, _watermark: Timestamp) {}
     fn end(&mut self) {}
+    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {}
 }
 
 impl<A, B, Op: TwoInput<A, B>> TwoInput<A, B> for Shared<Op> {
@@ -165,6 +187,10 @@ impl<A, B, Op: TwoInput<A, B>> TwoInput<A, B> for Shared<Op> {
     fn end(&mut self) {
         TwoInput::end(&mut *self.0.borrow_mut());
     }
+
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        TwoInput::barrier(&mut *self.0.borrow_mut(), snapshot);
+    }
 }
 
 /// Lets both the stage's chain and the stage itself (for processing-time timers) reach one
@@ -182,5 +208,9 @@ impl<T, Op: Output<T>> Output<T> for Shared<Op> {
 
     fn end(&mut self) {
         self.0.borrow_mut().end();
+    }
+
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        self.0.borrow_mut().barrier(snapshot);
     }
 }

@@ -5,7 +5,8 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use super::side_output::{OutputTag, SideOutputs};
-use super::{enter, BoxOutput, ClockTimers, OperatorId, Output};
+use super::{cannot_checkpoint, enter, BoxOutput, ClockTimers, OperatorId, Output};
+use crate::checkpoint::StageSnapshot;
 use crate::time::{processing_time_now, TimerQueue, Timestamp};
 
 /// Reads a record's event time.
@@ -333,6 +334,10 @@ where
     fn end(&mut self) {
         self.core.end();
     }
+
+    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
+        cannot_checkpoint(self.core.id);
+    }
 }
 
 /// The operator running a [`ProcessFunction`].
@@ -357,5 +362,9 @@ impl<I, F: ProcessFunction<I, O>, O> Output<I> for Process<I, F, O> {
 
     fn end(&mut self) {
         self.core.end();
+    }
+
+    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
+        cannot_checkpoint(self.core.id);
     }
 }

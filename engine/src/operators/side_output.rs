@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::BoxOutput;
+use crate::checkpoint::StageSnapshot;
 use crate::time::Timestamp;
 
 static NEXT_TAG: AtomicU64 = AtomicU64::new(0);
@@ -64,6 +65,8 @@ pub(crate) trait SideChannel {
     fn watermark(&mut self, watermark: Timestamp);
     /// Forwards the end of the stream (after flushing).
     fn end(&mut self);
+    /// Forwards a checkpoint barrier (after flushing).
+    fn barrier(&mut self, snapshot: &mut StageSnapshot);
     /// The buffer, to be downcast by its record type.
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -84,6 +87,11 @@ impl<T: 'static> SideChannel for SideBuffer<T> {
     fn watermark(&mut self, watermark: Timestamp) {
         self.flush();
         self.next.watermark(watermark);
+    }
+
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        self.flush();
+        self.next.barrier(snapshot);
     }
 
     fn end(&mut self) {
@@ -136,5 +144,12 @@ impl SideOutputs {
         self.channels
             .iter_mut()
             .for_each(|(_, channel)| channel.end());
+    }
+
+    /// Forwards a checkpoint barrier to every side output.
+    pub(crate) fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        self.channels
+            .iter_mut()
+            .for_each(|(_, channel)| channel.barrier(snapshot));
     }
 }

@@ -2,6 +2,7 @@
 //! assigner. They are chained into their stage's loop.
 
 use super::{enter, BoxOutput, OperatorId, Output};
+use crate::checkpoint::StageSnapshot;
 use crate::time::{BoundedOutOfOrderness, Timestamp};
 
 /// `map`: one output per input.
@@ -26,6 +27,10 @@ impl<T, U, F: FnMut(T) -> U> Output<T> for MapOp<F, U> {
 
     fn end(&mut self) {
         self.next.end();
+    }
+
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        self.next.barrier(snapshot);
     }
 }
 
@@ -52,6 +57,10 @@ impl<T, F: FnMut(&T) -> bool> Output<T> for FilterOp<F, T> {
 
     fn end(&mut self) {
         self.next.end();
+    }
+
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        self.next.barrier(snapshot);
     }
 }
 
@@ -86,6 +95,10 @@ where
     fn end(&mut self) {
         self.next.end();
     }
+
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        self.next.barrier(snapshot);
+    }
 }
 
 /// Reads each record's event time and emits a bounded-out-of-orderness watermark after every
@@ -116,5 +129,9 @@ impl<T, F: FnMut(&T) -> Timestamp> Output<T> for AssignWatermarks<F, T> {
 
     fn end(&mut self) {
         self.next.end();
+    }
+
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        self.next.barrier(snapshot);
     }
 }

@@ -7,7 +7,8 @@
 use std::hash::Hash;
 
 use super::process::{Context, ProcessCore, TimeDomain, TimestampFn};
-use super::ClockTimers;
+use super::{cannot_checkpoint, ClockTimers};
+use crate::checkpoint::StageSnapshot;
 use crate::time::Timestamp;
 
 /// An operator with two inputs of different types, as its stage drives it.
@@ -20,6 +21,8 @@ pub(crate) trait TwoInput<A, B> {
     fn watermark(&mut self, watermark: Timestamp);
     /// Both inputs are over.
     fn end(&mut self);
+    /// Checkpoint barrier on both inputs: snapshot, then pass it on.
+    fn barrier(&mut self, snapshot: &mut StageSnapshot);
 }
 
 /// A boxed two-input operator, as its stage holds it.
@@ -137,6 +140,10 @@ where
     fn end(&mut self) {
         self.core.end();
     }
+
+    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
+        cannot_checkpoint(self.core.id);
+    }
 }
 
 /// The operator running a [`KeyedBroadcastProcessFunction`]: the first input is keyed, the
@@ -209,6 +216,10 @@ where
     fn end(&mut self) {
         self.core.end();
     }
+
+    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
+        cannot_checkpoint(self.core.id);
+    }
 }
 
 /// A function over two connected, non-keyed streams (Flink's `CoProcessFunction`).
@@ -250,5 +261,9 @@ impl<A, B, F: CoProcessFunction<A, B, O>, O> TwoInput<A, B> for CoProcess<A, B, 
 
     fn end(&mut self) {
         self.core.end();
+    }
+
+    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
+        cannot_checkpoint(self.core.id);
     }
 }

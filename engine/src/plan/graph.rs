@@ -43,7 +43,13 @@ pub(crate) struct Graph {
     pub(crate) operator_names: Vec<String>,
     /// Per operator, the side outputs some stream consumes: (tag id, factory).
     pub(crate) side_outputs: HashMap<OperatorId, Vec<(u64, SideFactory)>>,
+    /// What each transactional sink does before the job starts, given the checkpoint it
+    /// resumes from (0: none): drop output that checkpoint does not cover.
+    pub(crate) sink_recovery: Vec<SinkRecovery>,
 }
+
+/// A transactional sink's clean-up before a (re)start.
+pub(crate) type SinkRecovery = Arc<dyn Fn(u64) -> std::io::Result<()> + Send + Sync>;
 
 impl Graph {
     /// Adds a stream of `T` with no consumers yet.

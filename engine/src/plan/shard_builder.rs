@@ -18,6 +18,8 @@ pub(crate) struct ShardBuilder {
     pub(crate) context: Rc<ShardContext>,
     channels: Vec<Box<dyn Any>>,
     parts: StageParts,
+    /// The index of the stage being built.
+    stage: usize,
 }
 
 /// What a stage must drive besides its chain: the exchanges its chain feeds and the
@@ -47,7 +49,18 @@ impl ShardBuilder {
             context,
             channels,
             parts: StageParts::default(),
+            stage: 0,
         }
+    }
+
+    /// Sets the index of the stage about to be built.
+    pub(crate) fn begin_stage(&mut self, stage: usize) {
+        self.stage = stage;
+    }
+
+    /// The index of the stage being built.
+    pub(crate) fn stage_index(&self) -> usize {
+        self.stage
     }
 
     /// The shard's index.

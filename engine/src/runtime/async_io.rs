@@ -33,9 +33,19 @@ type Request<T, U> = Pin<Box<dyn Future<Output = Outcome<T, U>>>>;
 enum Entry<T, U> {
     Pending(Request<T, U>),
     Done(Outcome<T, U>),
+    /// A control message, passed on once everything before it has left.
+    Marker(Marker),
+}
+
+/// The control messages that queue up behind requests.
+#[derive(Clone, Copy)]
+enum Marker {
     Watermark(Timestamp),
-    /// The input went idle; passed on once everything before it has left.
+    /// The input went idle.
     Idle,
+    /// Checkpoint barrier `n`: it passes once every request before it has completed, so a
+    /// checkpoint never holds requests in flight.
+    Barrier(u64),
 }
 
 /// What the async stage needs besides its input and chain.
@@ -97,9 +107,10 @@ impl<U: Data> Stage<BoxOutput<U>> {
                 match gate.try_next().map_err(|_| self.disconnected())? {
                     Some(Input::Data(batch)) => waiting.extend(batch),
                     Some(Input::Watermark(watermark)) => {
-                        queue.push_back(Entry::Watermark(watermark))
+                        queue.push_back(Entry::Marker(Marker::Watermark(watermark)))
                     }
-                    Some(Input::Idle) => queue.push_back(Entry::Idle),
+                    Some(Input::Idle) => queue.push_back(Entry::Marker(Marker::Idle)),
+                    Some(Input::Barrier(id)) => queue.push_back(Entry::Marker(Marker::Barrier(id))),
                     None => break,
                 }
                 progressed = true;
@@ -138,8 +149,8 @@ impl<U: Data> Stage<BoxOutput<U>> {
     ) -> Result<bool, JobError> {
         let mut results = Vec::new();
         let mut timed_out = Vec::new();
-        // Watermarks (and idleness, `None`) with the number of results that go before them.
-        let mut markers: Vec<(usize, Option<Timestamp>)> = Vec::new();
+        // Control messages with the number of results that go before them.
+        let mut markers: Vec<(usize, Marker)> = Vec::new();
         loop {
             match queue.front() {
                 Some(Entry::Done(_)) => {
@@ -147,19 +158,16 @@ impl<U: Data> Stage<BoxOutput<U>> {
                         sort_result(result, &mut results, &mut timed_out);
                     }
                 }
-                Some(Entry::Watermark(_) | Entry::Idle) => {
+                Some(Entry::Marker(marker)) => {
                     // Everything before it has left: it may go, after the results.
-                    let marker = match queue.pop_front() {
-                        Some(Entry::Watermark(watermark)) => Some(watermark),
-                        _ => None,
-                    };
-                    markers.push((results.len(), marker));
+                    markers.push((results.len(), *marker));
+                    queue.pop_front();
                 }
                 Some(Entry::Pending(_)) if operator.options.order == ResultOrder::Unordered => {
                     // Completed requests up to the next watermark may overtake pending ones.
                     let segment = queue
                         .iter()
-                        .position(|entry| matches!(entry, Entry::Watermark(_) | Entry::Idle))
+                        .position(|entry| matches!(entry, Entry::Marker(_)))
                         .unwrap_or(queue.len());
                     let mut index = 0;
                     let mut remaining = segment;
@@ -208,11 +216,14 @@ impl<U: Data> Stage<BoxOutput<U>> {
                 guard(&self.context, || self.chain.push(batch))?;
             }
             match marker {
-                Some(watermark) => {
+                Marker::Watermark(watermark) => {
                     guard(&self.context, || self.chain.watermark(watermark))?;
                     operator.side.watermark(watermark);
                 }
-                None => self.mark_idle(),
+                Marker::Idle => self.mark_idle(),
+                Marker::Barrier(id) => {
+                    self.checkpoint(id, |snapshot| operator.side.barrier(snapshot))?
+                }
             }
         }
         if !results.is_empty() {

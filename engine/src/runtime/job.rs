@@ -10,6 +10,10 @@ use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
 use super::stage::guard;
 use super::{JobControl, ShardContext};
+use crate::checkpoint::coordinator::{BarrierRequest, Coordinator};
+use crate::checkpoint::restore::{self, RestorePoint};
+use crate::checkpoint::shard::ShardCheckpoints;
+use crate::checkpoint::{CheckpointConfig, CheckpointStats, Storage};
 use crate::config::JobConfig;
 use crate::error::JobError;
 use crate::metrics::JobMetrics;
@@ -26,6 +30,8 @@ pub struct JobReport {
     pub source_records: u64,
     /// Records taken by all sinks.
     pub sink_records: u64,
+    /// What the job's checkpoints did (all zero without checkpointing).
+    pub checkpoints: CheckpointStats,
 }
 
 /// A running job: wait for it, cancel it, or read its metrics while it runs.
@@ -38,6 +44,10 @@ pub struct JobHandle {
     control: Arc<JobControl>,
     metrics: Arc<JobMetrics>,
     started: Instant,
+    /// The checkpoint coordinator's thread, which ends after the shards.
+    coordinator: Option<std::thread::JoinHandle<CheckpointStats>>,
+    /// The stats of a job with nothing left to run (it restored a final checkpoint).
+    restored_finished: Option<CheckpointStats>,
 }
 
 impl JobHandle {
@@ -60,6 +70,7 @@ impl JobHandle {
     /// Waits for every shard to end and reports the job's success or its root failure.
     pub fn join(mut self) -> Result<JobReport, JobError> {
         self.join_shards();
+        let checkpoints = self.join_coordinator();
         if let Some(failure) = self.control.take_failure() {
             return Err(failure);
         }
@@ -67,7 +78,25 @@ impl JobHandle {
             elapsed: self.started.elapsed(),
             source_records: self.metrics.source_records(),
             sink_records: self.metrics.sink_records(),
+            checkpoints,
         })
+    }
+
+    /// Waits for the coordinator (it ends once every shard has) and takes its stats.
+    fn join_coordinator(&mut self) -> CheckpointStats {
+        if let Some(stats) = self.restored_finished.take() {
+            return stats;
+        }
+        match self.coordinator.take().map(std::thread::JoinHandle::join) {
+            None => CheckpointStats::default(),
+            Some(Ok(stats)) => stats,
+            Some(Err(_)) => {
+                self.control.fail(JobError::Checkpoint(
+                    "the checkpoint coordinator panicked".into(),
+                ));
+                CheckpointStats::default()
+            }
+        }
     }
 
     fn join_shards(&mut self) {
@@ -88,6 +117,9 @@ impl Drop for JobHandle {
             self.control.cancel();
             self.join_shards();
         }
+        if let Some(coordinator) = self.coordinator.take() {
+            let _ = coordinator.join();
+        }
     }
 }
 
@@ -100,6 +132,56 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
     let control = Arc::new(JobControl::default());
     let metrics = Arc::new(JobMetrics::new(shards));
     let operator_names: Arc<[String]> = graph.operator_names.clone().into();
+    let id = NEXT_JOB.fetch_add(1, Ordering::Relaxed);
+    let mut handle = JobHandle {
+        id,
+        shards: Vec::with_capacity(shards),
+        control: control.clone(),
+        metrics: metrics.clone(),
+        started: Instant::now(),
+        coordinator: None,
+        restored_finished: None,
+    };
+    let checkpoints = match &config.checkpointing {
+        None => None,
+        Some(checkpointing) => {
+            let prepared = prepare_checkpoints(checkpointing, &config)?;
+            if let Some(point) = prepared.restore.as_ref().filter(|point| point.finished) {
+                // The job had already run to its end: there is nothing left to do.
+                handle.restored_finished = Some(CheckpointStats {
+                    restored_from: Some(point.checkpoint),
+                    ..CheckpointStats::default()
+                });
+                return Ok(handle);
+            }
+            let (acks, received) = std::sync::mpsc::channel();
+            let request = Arc::new(BarrierRequest::default());
+            let coordinator = Coordinator {
+                storage: prepared.storage,
+                config: checkpointing.clone(),
+                request: request.clone(),
+                control: control.clone(),
+                metrics: metrics.clone(),
+                expected: shards * graph.stages.len(),
+                shards: shards as u32,
+                max_key_groups: config.max_key_groups,
+                last_id: prepared
+                    .restore
+                    .as_ref()
+                    .map_or(0, |point| point.checkpoint),
+                stats: CheckpointStats {
+                    restored_from: prepared.restore.as_ref().map(|point| point.checkpoint),
+                    ..CheckpointStats::default()
+                },
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("tw{id}-checkpoints"))
+                .spawn(move || coordinator.run(received))
+                .map_err(|e| JobError::Checkpoint(format!("cannot start the coordinator: {e}")))?;
+            handle.coordinator = Some(thread);
+            Some((request, acks, prepared.restore.map(Arc::new)))
+        }
+    };
 
     let mut bundles: Vec<Vec<Box<dyn Any + Send>>> = (0..shards).map(|_| Vec::new()).collect();
     for wiring in &graph.exchanges {
@@ -112,14 +194,14 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
         }
     }
 
-    let id = NEXT_JOB.fetch_add(1, Ordering::Relaxed);
-    let mut handle = JobHandle {
-        id,
-        shards: Vec::with_capacity(shards),
-        control: control.clone(),
-        metrics: metrics.clone(),
-        started: Instant::now(),
-    };
+    let resumed = checkpoints
+        .as_ref()
+        .and_then(|(_, _, restore)| restore.as_ref())
+        .map_or(0, |point| point.checkpoint);
+    for recover in &graph.sink_recovery {
+        recover(resumed)
+            .map_err(|e| JobError::Config(format!("cannot prepare a sink's output folder: {e}")))?;
+    }
     for (shard, bundles) in bundles.into_iter().enumerate() {
         let placement = config
             .core_of(shard)
@@ -129,6 +211,9 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
             .io_memory(config.io_memory)
             .spin_before_park(config.spin_before_park);
         let graph = graph.clone();
+        let link = checkpoints
+            .as_ref()
+            .map(|(request, acks, restore)| (request.clone(), acks.clone(), restore.clone()));
         let parts = (
             config.clone(),
             control.clone(),
@@ -137,6 +222,8 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
         );
         let spawned = executor.spawn(move || async move {
             let (config, control, metrics, operator_names) = parts;
+            let checkpoints =
+                link.map(|(request, acks, restore)| ShardCheckpoints::new(request, acks, restore));
             let context = Rc::new(ShardContext {
                 shard,
                 shards,
@@ -144,6 +231,7 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
                 control,
                 metrics,
                 operator_names,
+                checkpoints,
             });
             run_shard(graph, context, bundles).await;
         });
@@ -173,7 +261,11 @@ async fn run_shard(
         graph
             .stages
             .iter()
-            .map(|make| make(&mut builder))
+            .enumerate()
+            .map(|(stage, make)| {
+                builder.begin_stage(stage);
+                make(&mut builder)
+            })
             .collect::<Vec<_>>()
     });
     drop(builder);
@@ -195,4 +287,42 @@ async fn run_shard(
     for task in running {
         task.await;
     }
+}
+
+/// The checkpoint storage, opened and locked, and the checkpoint to resume from.
+struct PreparedCheckpoints {
+    storage: Arc<dyn Storage>,
+    restore: Option<RestorePoint>,
+}
+
+/// Opens the checkpoint folder, finds the checkpoint to resume from (if told to) and checks
+/// that this job can resume from it.
+fn prepare_checkpoints(
+    checkpointing: &CheckpointConfig,
+    config: &JobConfig,
+) -> Result<PreparedCheckpoints, JobError> {
+    let failed = |e: crate::checkpoint::CheckpointError| JobError::Checkpoint(e.to_string());
+    let storage = checkpointing.open_storage().map_err(failed)?;
+    let restore = if checkpointing.restore {
+        restore::recover(&*storage).map_err(failed)?
+    } else {
+        if let Some(newest) = restore::newest(&*storage).map_err(failed)? {
+            return Err(JobError::Checkpoint(format!(
+                "the checkpoint folder {} holds checkpoints (the newest is {newest}) of an \
+                 earlier run: restore from them, or start afresh in an empty folder",
+                checkpointing.dir.display()
+            )));
+        }
+        None
+    };
+    if let Some(point) = restore.as_ref().filter(|point| !point.finished) {
+        if point.shards as usize != config.shards {
+            return Err(JobError::Checkpoint(format!(
+                "checkpoint {} was taken with {} shards and this job has {}: a checkpoint \
+                 resumes with the same shard count",
+                point.checkpoint, point.shards, config.shards
+            )));
+        }
+    }
+    Ok(PreparedCheckpoints { storage, restore })
 }

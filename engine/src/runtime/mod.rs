@@ -18,6 +18,7 @@ pub use throttle::Throttle;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::checkpoint::shard::ShardCheckpoints;
 use crate::config::JobConfig;
 use crate::error::JobError;
 use crate::metrics::JobMetrics;
@@ -64,7 +65,7 @@ impl JobControl {
         self.cancel();
     }
 
-    fn take_failure(&self) -> Option<JobError> {
+    pub(crate) fn take_failure(&self) -> Option<JobError> {
         self.failure
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -80,4 +81,6 @@ pub(crate) struct ShardContext {
     pub(crate) control: Arc<JobControl>,
     pub(crate) metrics: Arc<JobMetrics>,
     pub(crate) operator_names: Arc<[String]>,
+    /// The link to the checkpoint coordinator, if the job checkpoints.
+    pub(crate) checkpoints: Option<ShardCheckpoints>,
 }

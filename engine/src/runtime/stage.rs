@@ -19,6 +19,8 @@ use futures_lite::future::{or, yield_now};
 
 use super::throttle::Throttle;
 use super::ShardContext;
+use crate::checkpoint::crash::crash_point;
+use crate::checkpoint::StageSnapshot;
 use crate::connectors::SourceSplit;
 use crate::error::JobError;
 use crate::exchange::channel::Inbound;
@@ -69,9 +71,42 @@ pub(crate) fn source_stage<T: Data>(
     pace: SourcePace,
     head: impl FnOnce(&mut ShardBuilder) -> BoxOutput<T>,
 ) -> StageTask {
+    let mut split = split;
+    if let Err(error) = restore_offset(builder, operator, &mut *split) {
+        return Box::pin(async move { Err(error) });
+    }
     let (chain, parts) = builder.stage_chain(head);
     let stage = Stage::new(builder, chain, parts);
     Box::pin(stage.run_source(operator, split, pace))
+}
+
+/// Seeks `split` to the offset the restored checkpoint holds for it.
+fn restore_offset<T>(
+    builder: &ShardBuilder,
+    operator: OperatorId,
+    split: &mut dyn SourceSplit<T>,
+) -> Result<(), JobError> {
+    let context = &builder.context;
+    let Some(point) = context
+        .checkpoints
+        .as_ref()
+        .and_then(|c| c.restore.as_ref())
+    else {
+        return Ok(());
+    };
+    let restore_error = |why: String| {
+        JobError::Checkpoint(format!(
+            "cannot restore source `{}` on shard {} from checkpoint {}: {why}",
+            context.operator_names[operator.0 as usize], context.shard, point.checkpoint
+        ))
+    };
+    let bytes = point
+        .part_of_shard(operator.0, context.shard)
+        .ok_or_else(|| restore_error("the checkpoint holds no offset for it".into()))?;
+    let offset: u64 = postcard::from_bytes(bytes)
+        .map_err(|e| restore_error(format!("undecodable offset: {e}")))?;
+    split.seek(offset);
+    Ok(())
 }
 
 /// How a source split is paced: its rate limit, and after how long without records it
@@ -122,17 +157,27 @@ pub(super) fn inbound_of<T: Data>(
 pub(super) trait StageChain {
     /// The stage's input is over.
     fn end(&mut self);
+    /// A checkpoint barrier passes the stage.
+    fn barrier(&mut self, snapshot: &mut StageSnapshot);
 }
 
 impl<T> StageChain for BoxOutput<T> {
     fn end(&mut self) {
         self.as_mut().end();
     }
+
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        self.as_mut().barrier(snapshot);
+    }
 }
 
 impl<A, B> StageChain for BoxTwoInput<A, B> {
     fn end(&mut self) {
         self.as_mut().end();
+    }
+
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        self.as_mut().barrier(snapshot);
     }
 }
 
@@ -143,6 +188,8 @@ pub(super) struct Stage<C> {
     timers: Vec<Rc<dyn ProcessingTimers>>,
     /// When partial batches were last shipped.
     flushed_at: Instant,
+    /// The stage's index in the job, which names its checkpoint files.
+    index: usize,
 }
 
 impl<T: Data> Stage<BoxOutput<T>> {
@@ -157,9 +204,18 @@ impl<T: Data> Stage<BoxOutput<T>> {
         // Since when the split has had nothing to give, and whether it said so downstream.
         let mut quiet_since: Option<Instant> = None;
         let mut announced_idle = false;
+        let mut injected = 0;
         loop {
             if self.context.control.is_cancelled() {
                 return Err(JobError::Cancelled);
+            }
+            if let Some(checkpoints) = &self.context.checkpoints {
+                let requested = checkpoints.request.requested();
+                if requested > injected {
+                    injected = requested;
+                    let offset = split.offset();
+                    self.checkpoint(requested, |snapshot| snapshot.add(operator.0, &offset))?;
+                }
             }
             let max = match throttle.as_ref().map(|t| t.due(batch_size)) {
                 None => batch_size,
@@ -215,6 +271,7 @@ impl<T: Data> Stage<BoxOutput<T>> {
                     guard(&self.context, || self.chain.watermark(watermark))?
                 }
                 Some(Input::Idle) => self.announce_idle().await?,
+                Some(Input::Barrier(id)) => self.checkpoint(id, |_| {})?,
                 None if gate.is_finished() => return self.finish().await,
                 None => {
                     self.wait_for_input(|cx| gate.poll_ready(cx)).await?;
@@ -235,9 +292,17 @@ impl<A: Data, B: Data> Stage<BoxTwoInput<A, B>> {
         let mut watermarks = [Timestamp::MIN; 2];
         let mut idle = [false; 2];
         let mut combined = Timestamp::MIN;
+        // The barrier each input has delivered and is held at until the other delivers it.
+        let mut held: [Option<u64>; 2] = [None; 2];
         loop {
-            let first_input = first.try_next().map_err(|_| self.disconnected())?;
-            let second_input = second.try_next().map_err(|_| self.disconnected())?;
+            let first_input = match held[0] {
+                None => first.try_next().map_err(|_| self.disconnected())?,
+                Some(_) => None,
+            };
+            let second_input = match held[1] {
+                None => second.try_next().map_err(|_| self.disconnected())?,
+                Some(_) => None,
+            };
             let progressed = first_input.is_some() || second_input.is_some();
             idle[0] =
                 matches!(first_input, Some(Input::Idle)) || (idle[0] && first_input.is_none());
@@ -246,12 +311,17 @@ impl<A: Data, B: Data> Stage<BoxTwoInput<A, B>> {
             match first_input {
                 Some(Input::Data(batch)) => guard(&self.context, || self.chain.push_first(batch))?,
                 Some(Input::Watermark(watermark)) => watermarks[0] = watermark,
+                Some(Input::Barrier(id)) => held[0] = Some(id),
                 Some(Input::Idle) | None => {}
             }
             match second_input {
                 Some(Input::Data(batch)) => guard(&self.context, || self.chain.push_second(batch))?,
                 Some(Input::Watermark(watermark)) => watermarks[1] = watermark,
+                Some(Input::Barrier(id)) => held[1] = Some(id),
                 Some(Input::Idle) | None => {}
+            }
+            if let Some(id) = align(&mut held, [first.is_finished(), second.is_finished()]) {
+                self.checkpoint(id, |_| {})?;
             }
             // An idle input does not hold the watermark back; two idle inputs make the
             // stage idle.
@@ -275,9 +345,15 @@ impl<A: Data, B: Data> Stage<BoxTwoInput<A, B>> {
                 return self.finish().await;
             } else {
                 // A finished gate is always ready; wait only on the live ones.
+                // A finished gate is always ready, and a held one must not be read: wait only
+                // on the others.
                 self.wait_for_input(|cx| {
-                    let first_ready = !first.is_finished() && first.poll_ready(cx).is_ready();
-                    let second_ready = !second.is_finished() && second.poll_ready(cx).is_ready();
+                    let first_ready = !first.is_finished()
+                        && held[0].is_none()
+                        && first.poll_ready(cx).is_ready();
+                    let second_ready = !second.is_finished()
+                        && held[1].is_none()
+                        && second.poll_ready(cx).is_ready();
                     if first_ready || second_ready {
                         Poll::Ready(())
                     } else {
@@ -290,6 +366,26 @@ impl<A: Data, B: Data> Stage<BoxTwoInput<A, B>> {
     }
 }
 
+/// Aligns a barrier across the two inputs of a stage: `held` is the barrier each input has
+/// delivered. A barrier older than the other input's was abandoned and is dropped. Returns
+/// the barrier once each input has delivered it or finished, and releases both.
+fn align(held: &mut [Option<u64>; 2], finished: [bool; 2]) -> Option<u64> {
+    let newest = held.iter().flatten().copied().max()?;
+    for slot in held.iter_mut() {
+        if slot.is_some_and(|id| id < newest) {
+            *slot = None;
+        }
+    }
+    let complete = held
+        .iter()
+        .zip(finished)
+        .all(|(slot, finished)| *slot == Some(newest) || finished);
+    complete.then(|| {
+        *held = [None; 2];
+        newest
+    })
+}
+
 impl<C: StageChain> Stage<C> {
     pub(super) fn new(builder: &ShardBuilder, chain: C, parts: StageParts) -> Self {
         Self {
@@ -298,7 +394,27 @@ impl<C: StageChain> Stage<C> {
             drains: parts.drains,
             timers: parts.timers,
             flushed_at: Instant::now(),
+            index: builder.stage_index(),
         }
+    }
+
+    /// Barrier `id` reached the stage: `also` adds what the stage itself holds (a source's
+    /// offset), the barrier passes the chain (each operator adds its state and forwards it),
+    /// and the snapshot goes to the coordinator.
+    pub(super) fn checkpoint(
+        &mut self,
+        id: u64,
+        also: impl FnOnce(&mut StageSnapshot),
+    ) -> Result<(), JobError> {
+        let Some(checkpoints) = &self.context.checkpoints else {
+            return Ok(());
+        };
+        let mut snapshot = StageSnapshot::new(id);
+        also(&mut snapshot);
+        guard(&self.context, || self.chain.barrier(&mut snapshot))?;
+        crash_point("after-barrier-alignment");
+        checkpoints.ack(self.context.shard, self.index, snapshot);
+        Ok(())
     }
 
     /// Nothing to read: ships partial batches, then waits until `ready` says some input may
@@ -382,7 +498,11 @@ impl<C: StageChain> Stage<C> {
     /// End of input: the chain flushes and sends end-of-stream downstream.
     pub(super) async fn finish(mut self) -> Result<(), JobError> {
         guard(&self.context, || self.chain.end())?;
-        self.flush().await
+        self.flush().await?;
+        if let Some(checkpoints) = &self.context.checkpoints {
+            checkpoints.finished(self.context.shard, self.index);
+        }
+        Ok(())
     }
 
     /// Ships partial batches and waits until every exchange has taken them.

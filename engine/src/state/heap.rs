@@ -66,6 +66,14 @@ impl<K: Hash + Eq + Clone, V> KeyedStore<K, V> for HeapStore<K, V> {
     fn len(&self) -> usize {
         self.map.len()
     }
+
+    fn iter<'a>(&'a self) -> impl ExactSizeIterator<Item = (&'a K, &'a V)>
+    where
+        K: 'a,
+        V: 'a,
+    {
+        self.map.iter()
+    }
 }
 
 #[cfg(test)]

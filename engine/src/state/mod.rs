@@ -42,6 +42,12 @@ pub use scope::{FixedScope, KeyScope};
 pub use ttl::{StateTtl, TtlUpdate, TtlVisibility};
 pub use value::ValueState;
 
+/// What keyed state and keys must be to be checkpointed: encodable and decodable with serde
+/// (derive `Serialize` and `Deserialize`). Implemented for every such type.
+pub trait StateData: serde::Serialize + serde::de::DeserializeOwned {}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned> StateData for T {}
+
 /// A map from key to value, owned by one shard.
 pub trait KeyedStore<K, V> {
     /// The value of `key`, inserting `init()` first if there is none.
@@ -52,6 +58,11 @@ pub trait KeyedStore<K, V> {
     fn remove(&mut self, key: &K) -> Option<V>;
     /// The number of keys held.
     fn len(&self) -> usize;
+    /// Every key with its value, in no particular order (checkpoints write them out).
+    fn iter<'a>(&'a self) -> impl ExactSizeIterator<Item = (&'a K, &'a V)>
+    where
+        K: 'a,
+        V: 'a;
     /// Whether no key is held.
     fn is_empty(&self) -> bool {
         self.len() == 0

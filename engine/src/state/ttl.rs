@@ -66,7 +66,7 @@ impl StateTtl {
     /// up to the next millisecond, and a TTL beyond `i64::MAX` ms is capped there.
     pub fn new(ttl: Duration) -> Self {
         assert!(!ttl.is_zero(), "a state TTL must be positive");
-        let whole_ms = ttl.as_millis() + u128::from(ttl.subsec_nanos() % 1_000_000 != 0);
+        let whole_ms = ttl.as_millis() + u128::from(!ttl.subsec_nanos().is_multiple_of(1_000_000));
         Self {
             ttl_ms: i64::try_from(whole_ms).unwrap_or(i64::MAX),
             update: TtlUpdate::default(),

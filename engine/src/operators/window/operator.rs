@@ -15,9 +15,11 @@ use smallvec::SmallVec;
 use super::assigner::{TimeWindow, WindowAssigner, WindowTime};
 use super::function::WindowFunction;
 use super::trigger::{TimerRequest, Trigger, TriggerContext};
+use crate::checkpoint::StageSnapshot;
 use crate::metrics::{JobMetrics, ShardCounters};
 use crate::operators::{
-    enter, BoxOutput, OperatorId, Output, OutputTag, SideOutputs, TimeDomain, TimestampFn,
+    cannot_checkpoint, enter, BoxOutput, OperatorId, Output, OutputTag, SideOutputs, TimeDomain,
+    TimestampFn,
 };
 use crate::time::{processing_time_now, TimeIndex, Timestamp};
 
@@ -519,5 +521,9 @@ where
             );
         }
         self.outputs.end();
+    }
+
+    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
+        cannot_checkpoint(self.id);
     }
 }

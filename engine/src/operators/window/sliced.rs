@@ -54,7 +54,8 @@ use hashbrown::hash_map::{HashMap, RawEntryMut};
 use super::assigner::{window_start, TimeWindow, WindowAssigner, WindowTime};
 use super::function::WindowFunction;
 use super::operator::{Cleanup, WindowOutputs};
-use crate::operators::{enter, OperatorId, Output, TimeDomain, TimestampFn};
+use crate::checkpoint::StageSnapshot;
+use crate::operators::{cannot_checkpoint, enter, OperatorId, Output, TimeDomain, TimestampFn};
 use crate::time::Timestamp;
 
 /// The geometry of windows of `size` every `slide` (aligned to `offset`), cut into slices of
@@ -600,6 +601,10 @@ where
 
     fn end(&mut self) {
         self.outputs.end();
+    }
+
+    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
+        cannot_checkpoint(self.id);
     }
 }
 

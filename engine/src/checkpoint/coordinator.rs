@@ -1,0 +1,310 @@
+//! The checkpoint coordinator: a thread per job that triggers barriers, collects every
+//! stage's snapshot, writes the files and the manifest, commits the sinks' output and
+//! retires old checkpoints.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::crash::{crash_now, crash_point, visit_is_armed};
+use super::format::{self, FileKind};
+use super::manifest::{checkpoint_of, state_file_name, Manifest};
+use super::storage::{self, Storage};
+use super::{CheckpointConfig, CheckpointError, CheckpointStats, OnCheckpointFailure};
+use super::{StageFile, StageSnapshot};
+use crate::error::JobError;
+use crate::metrics::JobMetrics;
+use crate::runtime::JobControl;
+
+/// What sources and the coordinator share: the newest barrier the sources should inject.
+#[derive(Debug, Default)]
+pub(crate) struct BarrierRequest {
+    requested: AtomicU64,
+}
+
+impl BarrierRequest {
+    /// The newest barrier requested (0: none yet).
+    #[inline]
+    pub(crate) fn requested(&self) -> u64 {
+        self.requested.load(Ordering::Acquire)
+    }
+}
+
+/// A stage's acknowledgement: its snapshot for a checkpoint, or (when `finished`) the
+/// commits of its last stretch of output at the end of its input.
+#[derive(Debug)]
+pub(crate) struct Ack {
+    pub(crate) shard: usize,
+    pub(crate) stage: usize,
+    pub(crate) finished: bool,
+    pub(crate) snapshot: StageSnapshot,
+}
+
+/// The checkpoint being collected.
+struct Pending {
+    id: u64,
+    started: Instant,
+    acks: Vec<Ack>,
+}
+
+/// Collects acknowledgements and completes checkpoints; see the module docs.
+pub(crate) struct Coordinator {
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) config: CheckpointConfig,
+    pub(crate) request: Arc<BarrierRequest>,
+    pub(crate) control: Arc<JobControl>,
+    pub(crate) metrics: Arc<JobMetrics>,
+    /// Acknowledgements a checkpoint needs: one per stage per shard.
+    pub(crate) expected: usize,
+    pub(crate) shards: u32,
+    pub(crate) max_key_groups: u32,
+    /// The newest checkpoint id used (the restored one, or 0).
+    pub(crate) last_id: u64,
+    pub(crate) stats: CheckpointStats,
+}
+
+impl Coordinator {
+    /// Runs until every stage has finished (then takes the final checkpoint) or every shard
+    /// has gone (the job failed or was cancelled).
+    pub(crate) fn run(mut self, acks: Receiver<Ack>) -> CheckpointStats {
+        let mut pending: Option<Pending> = None;
+        let mut finals: Vec<Ack> = Vec::new();
+        let mut next_trigger = Instant::now() + self.config.interval;
+        loop {
+            let wait = if pending.is_none() && finals.is_empty() {
+                next_trigger.saturating_duration_since(Instant::now())
+            } else {
+                Duration::from_secs(3600)
+            };
+            match acks.recv_timeout(wait) {
+                Ok(ack) if ack.finished => {
+                    finals.push(ack);
+                    if finals.len() == self.expected {
+                        self.finish(finals);
+                        return self.stats;
+                    }
+                }
+                Ok(ack) => {
+                    let Some(current) = pending.as_mut() else {
+                        continue;
+                    };
+                    if ack.snapshot.checkpoint != current.id {
+                        continue;
+                    }
+                    current.acks.push(ack);
+                    if current.acks.len() == self.expected {
+                        if let Some(done) = pending.take() {
+                            self.complete(done);
+                        }
+                        next_trigger = Instant::now() + self.config.interval;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if pending.is_none() && finals.is_empty() && !self.control.is_cancelled() {
+                        self.last_id += 1;
+                        self.request
+                            .requested
+                            .store(self.last_id, Ordering::Release);
+                        pending = Some(Pending {
+                            id: self.last_id,
+                            started: Instant::now(),
+                            acks: Vec::with_capacity(self.expected),
+                        });
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return self.stats,
+            }
+        }
+    }
+
+    /// Writes checkpoint `pending`'s files and manifest, then commits its sinks' output.
+    fn complete(&mut self, pending: Pending) {
+        let id = pending.id;
+        let commits = commits_of(&pending.acks);
+        match self.write(id, pending.acks, commits.clone(), false) {
+            Ok(bytes) => {
+                self.stats.completed += 1;
+                self.stats.bytes_written += bytes;
+                self.stats.durations.push(pending.started.elapsed());
+                tracing::debug!(checkpoint = id, bytes, "checkpoint complete");
+                crash_point("before-sink-commit");
+                self.commit(&commits);
+                self.retire(id);
+                self.metrics
+                    .checkpoints_completed
+                    .fetch_add(1, Ordering::AcqRel);
+            }
+            Err(error) => self.failed(id, error),
+        }
+    }
+
+    /// The final checkpoint: every stage has finished; commit their last output.
+    fn finish(&mut self, finals: Vec<Ack>) {
+        self.last_id += 1;
+        let id = self.last_id;
+        let started = Instant::now();
+        let commits = commits_of(&finals);
+        match self.write(id, Vec::new(), commits.clone(), true) {
+            Ok(bytes) => {
+                self.stats.completed += 1;
+                self.stats.bytes_written += bytes;
+                self.stats.durations.push(started.elapsed());
+                self.commit(&commits);
+                self.retire(id);
+            }
+            Err(error) => {
+                self.stats.failed += 1;
+                self.control.fail(JobError::Checkpoint(format!(
+                    "the final checkpoint {id} failed, so the last output stays uncommitted: {error}"
+                )));
+            }
+        }
+    }
+
+    /// Writes the stage files and the manifest; returns the bytes written.
+    fn write(
+        &self,
+        id: u64,
+        acks: Vec<Ack>,
+        commits: Vec<String>,
+        finished: bool,
+    ) -> Result<u64, CheckpointError> {
+        let mut files = Vec::with_capacity(acks.len());
+        let mut written = 0;
+        for ack in acks {
+            let name = state_file_name(id, ack.shard, ack.stage);
+            let file = StageFile {
+                shard: ack.shard as u32,
+                stage: ack.stage as u32,
+                parts: ack.snapshot.parts,
+            };
+            let payload =
+                postcard::to_stdvec(&file).map_err(|e| CheckpointError::Encode(e.to_string()))?;
+            let bytes = format::encode(FileKind::StageState, id, &payload);
+            let io = |e| CheckpointError::Io(name.clone(), e);
+            if visit_is_armed("mid-state-write") {
+                // Half a file on disk, then the crash.
+                self.storage
+                    .write(&name, &bytes[..bytes.len() / 2])
+                    .map_err(io)?;
+                crash_now("mid-state-write");
+            }
+            self.storage.write(&name, &bytes).map_err(io)?;
+            self.storage.sync(&name).map_err(io)?;
+            written += bytes.len() as u64;
+            files.push((name, bytes.len() as u64));
+        }
+        let manifest = Manifest {
+            checkpoint: id,
+            shards: self.shards,
+            max_key_groups: self.max_key_groups,
+            finished,
+            files,
+            commits,
+        };
+        Ok(written + manifest.write(&*self.storage)?)
+    }
+
+    /// A checkpoint failed: remove what it wrote and apply the failure policy.
+    fn failed(&mut self, id: u64, error: CheckpointError) {
+        self.stats.failed += 1;
+        self.metrics
+            .checkpoints_failed
+            .fetch_add(1, Ordering::AcqRel);
+        remove_checkpoint_files(&*self.storage, |other| other == id);
+        tracing::warn!(checkpoint = id, %error, "checkpoint failed; the previous complete one stands");
+        if self.config.on_failure == OnCheckpointFailure::FailJob {
+            self.control.fail(JobError::Checkpoint(format!(
+                "checkpoint {id} failed: {error}"
+            )));
+        }
+    }
+
+    /// Makes the sinks' files of a completed checkpoint visible; a failure here fails the
+    /// job (a restart completes the commit from the manifest).
+    fn commit(&self, commits: &[String]) {
+        if let Err(error) = commit_files(commits) {
+            self.control.fail(JobError::Checkpoint(format!(
+                "cannot commit the sinks' output: {error}"
+            )));
+        }
+    }
+
+    /// Removes the checkpoints older than the newest `retain`, and the leftovers of failed
+    /// ones.
+    fn retire(&self, newest: u64) {
+        let Ok(ids) = Manifest::ids(&*self.storage) else {
+            return;
+        };
+        let keep: BTreeSet<u64> = ids.into_iter().take(self.config.retain).collect();
+        remove_checkpoint_files(&*self.storage, |id| id <= newest && !keep.contains(&id));
+    }
+}
+
+/// The sinks' pending files the acknowledgements ask to commit.
+fn commits_of(acks: &[Ack]) -> Vec<String> {
+    acks.iter()
+        .flat_map(|ack| &ack.snapshot.commits)
+        .map(|path| path.display().to_string())
+        .collect()
+}
+
+/// Removes every checkpoint file (manifests last) whose checkpoint `doomed` names.
+pub(crate) fn remove_checkpoint_files(storage: &dyn Storage, doomed: impl Fn(u64) -> bool) {
+    let Ok(names) = storage.list() else { return };
+    let (manifests, others): (Vec<_>, Vec<_>) = names
+        .into_iter()
+        .filter(|name| checkpoint_of(name).is_some_and(&doomed))
+        .partition(|name| name.starts_with("manifest-"));
+    // Manifests first: a checkpoint without its manifest is a leftover, never a checkpoint
+    // with missing files.
+    for name in manifests.iter().chain(&others) {
+        if let Err(error) = storage.remove(name) {
+            tracing::warn!(%error, "cannot remove an old checkpoint file");
+        }
+    }
+    if storage.sync_dir().is_err() {
+        tracing::warn!("cannot fsync the checkpoint folder after removing old files");
+    }
+}
+
+/// Renames each pending sink file (`….pending`) to its committed name; a file already
+/// renamed (a commit redone after a restart) is fine. Then makes the renames durable.
+pub(crate) fn commit_files(pending: &[String]) -> std::io::Result<()> {
+    let mut folders = BTreeSet::new();
+    for path in pending {
+        let Some(committed) = path.strip_suffix(".pending") else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{path} is not a pending sink file"),
+            ));
+        };
+        match std::fs::rename(path, committed) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                if !Path::new(committed).exists() {
+                    return Err(std::io::Error::new(
+                        error.kind(),
+                        format!("{path} is missing and was never committed"),
+                    ));
+                }
+            }
+            Err(error) => {
+                return Err(std::io::Error::new(
+                    error.kind(),
+                    format!("{path}: {error}"),
+                ))
+            }
+        }
+        if let Some(folder) = Path::new(committed).parent() {
+            folders.insert(folder.to_path_buf());
+        }
+    }
+    for folder in folders {
+        storage::sync_dir(&folder)?;
+    }
+    Ok(())
+}

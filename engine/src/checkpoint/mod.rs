@@ -1,0 +1,232 @@
+//! Checkpoints: Flink's asynchronous barrier snapshots, for exactly-once recovery.
+//!
+//! A [coordinator](coordinator) thread asks the sources for barrier `n` every interval. Each
+//! source stage records its split's offset and sends the barrier down its chain, in order with
+//! its records; a stage with several input channels *aligns*: it stops reading a channel that
+//! delivered barrier `n` until every channel has. As the barrier passes an operator, the
+//! operator copies its state into the stage's [`StageSnapshot`] (a copy in memory: the data
+//! path never waits for the disk), and the stage hands the snapshot to the coordinator. The
+//! coordinator writes each snapshot as one checksummed file, and once every stage of every
+//! shard has acknowledged, writes the manifest atomically: only then is `n` complete, and only
+//! then do the transactional sinks' files for `n` become visible.
+//!
+//! On restart with [`CheckpointConfig::restore`], the newest complete checkpoint whose files
+//! all check out is chosen (a damaged one is skipped for the one before, with a warning),
+//! the sources seek to its offsets and every operator starts from its state.
+//!
+//! - [`storage`]: the file operations, behind a trait tests can make fail.
+//! - [`format`]: the checksummed framing of every file.
+//! - [`manifest`]: what a checkpoint holds; atomic write; checks before use.
+//! - `coordinator`: triggering, collecting acknowledgements, completing, retaining.
+//! - `restore`: choosing the checkpoint to resume from.
+//!
+//! Checkpoints stop once any stage has reached the end of its input; the job's end is then
+//! a *final* checkpoint, taken when every stage has finished, which commits the sinks' last
+//! files. Operators that keep state but cannot snapshot it yet (windows, process functions,
+//! joins) fail the job at the first barrier, naming themselves, rather than lose state.
+
+pub(crate) mod coordinator;
+pub mod crash;
+pub mod format;
+pub mod manifest;
+pub(crate) mod restore;
+pub(crate) mod shard;
+pub mod storage;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use storage::{FsStorage, MemoryStorage, Storage};
+
+/// Why a checkpoint could not be taken or read.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// A file operation failed.
+    #[error("checkpoint file `{0}`: {1}")]
+    Io(String, #[source] std::io::Error),
+    /// A file is damaged: its framing, checksum or size is wrong.
+    #[error("checkpoint file `{file}` is damaged at byte {offset}: {what}")]
+    Corrupt {
+        /// The file.
+        file: String,
+        /// Where the damage was noticed.
+        offset: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// State could not be encoded.
+    #[error("cannot encode a checkpoint: {0}")]
+    Encode(String),
+    /// The checkpoint cannot be restored by this job.
+    #[error("cannot restore checkpoint {checkpoint}: {why}")]
+    Incompatible {
+        /// The checkpoint.
+        checkpoint: u64,
+        /// Why.
+        why: String,
+    },
+}
+
+/// What a job does when a checkpoint fails (a full disk, an fsync error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnCheckpointFailure {
+    /// Log it, keep running on the previous complete checkpoint, and try again at the next
+    /// interval (Flink's tolerable checkpoint failures, unbounded).
+    Continue,
+    /// Fail the job.
+    FailJob,
+}
+
+/// How a job checkpoints (Flink's `CheckpointConfig`).
+#[derive(Clone)]
+pub struct CheckpointConfig {
+    pub(crate) dir: PathBuf,
+    pub(crate) interval: Duration,
+    pub(crate) retain: usize,
+    pub(crate) restore: bool,
+    pub(crate) on_failure: OnCheckpointFailure,
+    pub(crate) storage: Option<Arc<dyn Storage>>,
+}
+
+impl std::fmt::Debug for CheckpointConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckpointConfig")
+            .field("dir", &self.dir)
+            .field("interval", &self.interval)
+            .field("retain", &self.retain)
+            .field("restore", &self.restore)
+            .field("on_failure", &self.on_failure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckpointConfig {
+    /// Checkpoints into the folder `dir` (created if needed, locked while the job runs)
+    /// every second, keeping the newest 3, starting afresh.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            interval: Duration::from_secs(1),
+            retain: 3,
+            restore: false,
+            on_failure: OnCheckpointFailure::Continue,
+            storage: None,
+        }
+    }
+
+    /// The time between the completion of one checkpoint and the start of the next.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// How many complete checkpoints to keep (at least 2, so that a damaged newest one
+    /// still leaves one to fall back on).
+    pub fn retain(mut self, checkpoints: usize) -> Self {
+        self.retain = checkpoints.max(2);
+        self
+    }
+
+    /// Whether to resume from the newest complete checkpoint in the folder (Flink's restore
+    /// from a retained checkpoint); with none there, the job starts afresh.
+    pub fn restore(mut self, restore: bool) -> Self {
+        self.restore = restore;
+        self
+    }
+
+    /// What a failed checkpoint does to the job. Default: [`OnCheckpointFailure::Continue`].
+    pub fn on_failure(mut self, policy: OnCheckpointFailure) -> Self {
+        self.on_failure = policy;
+        self
+    }
+
+    /// Uses `storage` instead of the folder (tests inject faults this way).
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// Opens the storage: the given one, or the locked folder.
+    pub(crate) fn open_storage(&self) -> Result<Arc<dyn Storage>, CheckpointError> {
+        match &self.storage {
+            Some(storage) => Ok(storage.clone()),
+            None => FsStorage::open(&self.dir)
+                .map(|storage| Arc::new(storage) as Arc<dyn Storage>)
+                .map_err(|e| CheckpointError::Io(self.dir.display().to_string(), e)),
+        }
+    }
+}
+
+/// One operator's state in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StatePart {
+    /// The operator (its index in the job).
+    pub(crate) operator: u32,
+    /// Its encoded state.
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// What one stage on one shard contributes to a checkpoint, gathered as the barrier passes
+/// its operators.
+#[derive(Debug, Default)]
+pub(crate) struct StageSnapshot {
+    /// The checkpoint (0 for the final one, which carries only commits).
+    pub(crate) checkpoint: u64,
+    /// The operators' state.
+    pub(crate) parts: Vec<StatePart>,
+    /// The transactional sinks' files to commit when the checkpoint completes.
+    pub(crate) commits: Vec<PathBuf>,
+}
+
+impl StageSnapshot {
+    /// An empty snapshot for `checkpoint`.
+    pub(crate) fn new(checkpoint: u64) -> Self {
+        Self {
+            checkpoint,
+            ..Self::default()
+        }
+    }
+
+    /// Adds `value`, encoded, as the state of `operator`.
+    pub(crate) fn add<S: Serialize>(&mut self, operator: u32, value: &S) {
+        let bytes = postcard::to_stdvec(value)
+            .unwrap_or_else(|e| panic!("cannot encode the operator's state: {e}"));
+        self.parts.push(StatePart { operator, bytes });
+    }
+}
+
+/// The stage files of one checkpoint, as written.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct StageFile {
+    pub(crate) shard: u32,
+    pub(crate) stage: u32,
+    pub(crate) parts: Vec<StatePart>,
+}
+
+/// What a job's checkpoints did.
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointStats {
+    /// Checkpoints completed (the final one included).
+    pub completed: u64,
+    /// Checkpoints that failed (I/O errors) or were abandoned.
+    pub failed: u64,
+    /// Bytes written to the checkpoint folder.
+    pub bytes_written: u64,
+    /// Per completed checkpoint, from the request to the durable manifest.
+    pub durations: Vec<Duration>,
+    /// The checkpoint the job resumed from, if it restored one.
+    pub restored_from: Option<u64>,
+}
+
+impl CheckpointStats {
+    /// The `q`-quantile (0..=1) of the checkpoint durations, if any completed.
+    pub fn duration_quantile(&self, q: f64) -> Option<Duration> {
+        let mut sorted = self.durations.clone();
+        sorted.sort_unstable();
+        let last = sorted.len().checked_sub(1)?;
+        Some(sorted[((last as f64) * q.clamp(0.0, 1.0)).round() as usize])
+    }
+}

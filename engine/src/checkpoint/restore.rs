@@ -1,0 +1,131 @@
+//! Choosing the checkpoint a job resumes from, and putting the folder and the sinks' output
+//! in the state that checkpoint describes.
+
+use std::collections::HashMap;
+
+use super::coordinator::{commit_files, remove_checkpoint_files};
+use super::crash::crash_point;
+use super::format::{self, FileKind};
+use super::manifest::{state_file_name, Manifest};
+use super::storage::Storage;
+use super::{CheckpointError, StageFile};
+
+/// The checkpoint a job resumes from, loaded and checked.
+#[derive(Debug)]
+pub(crate) struct RestorePoint {
+    /// Its id.
+    pub(crate) checkpoint: u64,
+    /// Whether the job it belongs to had already run to its end.
+    pub(crate) finished: bool,
+    /// The shard count it was taken with.
+    pub(crate) shards: u32,
+    /// Per operator, each old shard's encoded state.
+    parts: HashMap<u32, Vec<(u32, Vec<u8>)>>,
+}
+
+impl RestorePoint {
+    /// Every old shard's state of `operator` (a keyed operator keeps the keys it now owns).
+    pub(crate) fn parts(&self, operator: u32) -> impl Iterator<Item = &[u8]> {
+        self.parts
+            .get(&operator)
+            .into_iter()
+            .flatten()
+            .map(|(_, bytes)| bytes.as_slice())
+    }
+
+    /// The state of `operator` on old shard `shard` (a source's offset).
+    pub(crate) fn part_of_shard(&self, operator: u32, shard: usize) -> Option<&[u8]> {
+        self.parts
+            .get(&operator)?
+            .iter()
+            .find(|(old, _)| *old as usize == shard)
+            .map(|(_, bytes)| bytes.as_slice())
+    }
+}
+
+/// Finds the newest checkpoint in `storage` that checks out, skipping damaged ones with a
+/// warning; removes everything newer (damaged checkpoints, leftovers of unfinished ones) so
+/// that the resumed job's checkpoints can take their ids; and redoes the commits of the
+/// chosen checkpoint. `None` when there is no usable checkpoint.
+pub(crate) fn recover(storage: &dyn Storage) -> Result<Option<RestorePoint>, CheckpointError> {
+    let mut chosen = None;
+    for id in Manifest::ids(storage)? {
+        match load(storage, id) {
+            Ok(point) => {
+                chosen = Some(point);
+                break;
+            }
+            Err(error) => tracing::warn!(
+                checkpoint = id,
+                %error,
+                "checkpoint is damaged; falling back to the one before"
+            ),
+        }
+    }
+    let newest_kept = chosen
+        .as_ref()
+        .map_or(0, |point: &RestorePoint| point.checkpoint);
+    remove_checkpoint_files(storage, |id| id > newest_kept);
+    remove_temporaries(storage);
+    crash_point("during-recovery");
+    if let Some(point) = &chosen {
+        let manifest = Manifest::read(storage, point.checkpoint)?;
+        commit_files(&manifest.commits)
+            .map_err(|e| CheckpointError::Io("<sink output>".into(), e))?;
+    }
+    Ok(chosen)
+}
+
+/// The newest checkpoint in `storage`, for a job told not to restore: it must not silently
+/// mix its checkpoints with an earlier run's.
+pub(crate) fn newest(storage: &dyn Storage) -> Result<Option<u64>, CheckpointError> {
+    Ok(Manifest::ids(storage)?.first().copied())
+}
+
+/// Reads checkpoint `id` and every file it names, checking each.
+fn load(storage: &dyn Storage, id: u64) -> Result<RestorePoint, CheckpointError> {
+    let manifest = Manifest::read(storage, id)?;
+    let mut parts: HashMap<u32, Vec<(u32, Vec<u8>)>> = HashMap::new();
+    for (name, _) in &manifest.files {
+        let bytes = storage
+            .read(name)
+            .map_err(|e| CheckpointError::Io(name.clone(), e))?;
+        let payload = format::decode(name, &bytes, FileKind::StageState, id)?;
+        let file: StageFile =
+            postcard::from_bytes(payload).map_err(|e| CheckpointError::Corrupt {
+                file: name.clone(),
+                offset: format::HEADER_LEN as u64,
+                what: format!("undecodable stage state: {e}"),
+            })?;
+        if state_file_name(id, file.shard as usize, file.stage as usize) != *name {
+            return Err(CheckpointError::Corrupt {
+                file: name.clone(),
+                offset: format::HEADER_LEN as u64,
+                what: format!(
+                    "holds the state of shard {} stage {}, not what its name says (files swapped?)",
+                    file.shard, file.stage
+                ),
+            });
+        }
+        for part in file.parts {
+            parts
+                .entry(part.operator)
+                .or_default()
+                .push((file.shard, part.bytes));
+        }
+    }
+    Ok(RestorePoint {
+        checkpoint: id,
+        finished: manifest.finished,
+        shards: manifest.shards,
+        parts,
+    })
+}
+
+fn remove_temporaries(storage: &dyn Storage) {
+    for name in storage.list().unwrap_or_default() {
+        if name.ends_with(".tmp") {
+            let _ = storage.remove(&name);
+        }
+    }
+}
