@@ -64,6 +64,9 @@ pub(crate) struct Coordinator {
     /// The newest checkpoint id used (the restored one, or 0).
     pub(crate) last_id: u64,
     pub(crate) stats: CheckpointStats,
+    /// Sink files of checkpoints that failed or were abandoned: still pending, they are
+    /// committed by the next checkpoint that completes (whose state covers them too).
+    pub(crate) carried: Vec<String>,
 }
 
 impl Coordinator {
@@ -83,6 +86,9 @@ impl Coordinator {
                 Ok(ack) if ack.finished => {
                     finals.push(ack);
                     if finals.len() == self.expected {
+                        if let Some(abandoned) = pending.take() {
+                            self.carried.extend(commits_of(&abandoned.acks));
+                        }
                         self.finish(finals);
                         return self.stats;
                     }
@@ -123,7 +129,8 @@ impl Coordinator {
     /// Writes checkpoint `pending`'s files and manifest, then commits its sinks' output.
     fn complete(&mut self, pending: Pending) {
         let id = pending.id;
-        let commits = commits_of(&pending.acks);
+        let mut commits = std::mem::take(&mut self.carried);
+        commits.extend(commits_of(&pending.acks));
         match self.write(id, pending.acks, commits.clone(), false) {
             Ok(bytes) => {
                 self.stats.completed += 1;
@@ -137,7 +144,10 @@ impl Coordinator {
                     .checkpoints_completed
                     .fetch_add(1, Ordering::AcqRel);
             }
-            Err(error) => self.failed(id, error),
+            Err(error) => {
+                self.carried = commits;
+                self.failed(id, error);
+            }
         }
     }
 
@@ -146,7 +156,8 @@ impl Coordinator {
         self.last_id += 1;
         let id = self.last_id;
         let started = Instant::now();
-        let commits = commits_of(&finals);
+        let mut commits = std::mem::take(&mut self.carried);
+        commits.extend(commits_of(&finals));
         match self.write(id, Vec::new(), commits.clone(), true) {
             Ok(bytes) => {
                 self.stats.completed += 1;

@@ -173,6 +173,7 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
                     restored_from: prepared.restore.as_ref().map(|point| point.checkpoint),
                     ..CheckpointStats::default()
                 },
+                carried: Vec::new(),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("tw{id}-checkpoints"))

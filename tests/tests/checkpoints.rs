@@ -1,0 +1,334 @@
+//! Checkpoints in process: fallback past damaged checkpoints, full disks and fsync errors,
+//! power loss of the checkpoint storage, and the jobs checkpoints refuse.
+//!
+//! The job: a keyed running count of generated records into the transactional file sink
+//! (one `key count` line per record), checkpointed into a [`MemoryStorage`] that the tests
+//! damage. Its exact output is known, so every restart is checked for lost and repeated
+//! lines.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tidewater::checkpoint::manifest::{manifest_name, Manifest};
+use tidewater::checkpoint::storage::{Fault, PowerLoss};
+use tidewater::checkpoint::{MemoryStorage, OnCheckpointFailure, Storage};
+use tidewater::operators::window::global;
+use tidewater::prelude::*;
+use tidewater::{JobHandle, JobReport};
+use tidewater_tests::join_within;
+
+const LIMIT: Duration = Duration::from_secs(60);
+const EVENTS: u64 = 30_000;
+const KEYS: u64 = 97;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tw-ckpt-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Starts the counting job; `rate` throttles it so that it lives through several
+/// checkpoints.
+fn start(
+    out: &Path,
+    checkpoints: CheckpointConfig,
+    rate: Option<f64>,
+    shards: usize,
+) -> Result<JobHandle, JobError> {
+    let env = Env::new(
+        JobConfig::default()
+            .shards(shards)
+            .pinning(Pinning::Never)
+            .checkpointing(checkpoints),
+    );
+    let source = Generator::new(EVENTS, |i| (i * 31 + i / 7) % KEYS);
+    let source = match rate {
+        Some(rate) => source.rate_limited(rate),
+        None => source,
+    };
+    env.from_source(source)
+        .key_by(|key: &u64| *key)
+        .count()
+        .sink_to_files(FileSink::new(
+            out,
+            |(key, count): &(u64, u64), buffer: &mut Vec<u8>| {
+                buffer.extend_from_slice(format!("{key} {count}\n").as_bytes());
+            },
+        ));
+    env.execute_async()
+}
+
+fn config(storage: &Arc<MemoryStorage>) -> CheckpointConfig {
+    CheckpointConfig::new("unused")
+        .storage(storage.clone())
+        .interval(Duration::from_millis(20))
+}
+
+fn expected() -> Vec<String> {
+    let mut counts = vec![0u64; KEYS as usize];
+    let mut lines = Vec::new();
+    for i in 0..EVENTS {
+        let key = (i * 31 + i / 7) % KEYS;
+        counts[key as usize] += 1;
+        lines.push(format!("{key} {}", counts[key as usize]));
+    }
+    lines.sort();
+    lines
+}
+
+/// Asserts that the committed output is exactly the expected one, reporting lost and
+/// repeated lines briefly.
+fn assert_exact(out: &Path, case: &str) {
+    let (mut got, want) = (committed(out), expected());
+    if got == want {
+        return;
+    }
+    let mut missing = Vec::new();
+    for line in &want {
+        match got.iter().position(|g| g == line) {
+            Some(at) => {
+                got.swap_remove(at);
+            }
+            None => missing.push(line.clone()),
+        }
+    }
+    missing.truncate(5);
+    got.truncate(5);
+    panic!("{case}: output not exact; lost (first 5): {missing:?}; repeated or extra (first 5): {got:?}");
+}
+
+fn committed(out: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(out).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none() {
+            lines.extend(
+                std::fs::read_to_string(&path)
+                    .unwrap()
+                    .lines()
+                    .map(String::from),
+            );
+        }
+    }
+    lines.sort();
+    lines
+}
+
+/// Waits until `condition` holds, at most `LIMIT`.
+fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + LIMIT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Runs the job until `checkpoints` have completed, then cancels it (a crash, as far as the
+/// checkpoint folder and the output are concerned).
+fn run_and_cancel(out: &Path, storage: &Arc<MemoryStorage>, checkpoints: u64) {
+    let handle = start(out, config(storage), Some(15_000.0), 2).unwrap();
+    let metrics = handle.metrics().clone();
+    wait_until("checkpoints", || {
+        metrics.checkpoints_completed() >= checkpoints
+    });
+    handle.cancel();
+    assert_eq!(join_within(handle, LIMIT).unwrap_err(), JobError::Cancelled);
+}
+
+/// Restarts the job from `storage` and runs it to its end.
+fn restore(out: &Path, storage: &Arc<MemoryStorage>) -> JobReport {
+    let handle = start(out, config(storage).restore(true), None, 2).unwrap();
+    join_within(handle, LIMIT).unwrap()
+}
+
+/// Checkpoint `checkpoint`'s state files, largest first.
+fn state_files(storage: &MemoryStorage, checkpoint: u64) -> Vec<String> {
+    let prefix = format!("chk-{checkpoint:010}-");
+    let mut files: Vec<String> = storage
+        .list()
+        .unwrap()
+        .into_iter()
+        .filter(|name| name.starts_with(&prefix))
+        .collect();
+    files.sort_by_key(|name| std::cmp::Reverse(storage.size(name).unwrap()));
+    files
+}
+
+/// Every kind of damage to the newest checkpoint is detected, the one before is restored,
+/// and the output is still exact.
+#[test]
+fn damaged_checkpoints_are_detected_and_skipped() {
+    type Damage = fn(&MemoryStorage, u64);
+    let campaign: [(&str, Damage); 8] = [
+        ("bit flip", |s, id| {
+            s.corrupt(&state_files(s, id)[0], |b| b[60] ^= 0x10)
+        }),
+        ("overwritten bytes", |s, id| {
+            s.corrupt(&state_files(s, id)[0], |b| b[32..48].fill(0xAB))
+        }),
+        ("truncation", |s, id| {
+            s.corrupt(&state_files(s, id)[0], |b| b.truncate(b.len() - 3))
+        }),
+        ("deleted file", |s, id| {
+            s.remove(&state_files(s, id)[2]).unwrap()
+        }),
+        ("two files swapped", |s, id| {
+            let files = state_files(s, id);
+            let (a, b) = (s.read(&files[0]).unwrap(), s.read(&files[3]).unwrap());
+            s.corrupt(&files[0], |bytes| *bytes = b);
+            s.corrupt(&files[3], |bytes| *bytes = a);
+        }),
+        ("older valid version", |s, id| {
+            // The same shard and stage's file of the checkpoint before.
+            let newer = state_files(s, id)[0].clone();
+            let older_name = newer.replace(&format!("{id:010}"), &format!("{:010}", id - 1));
+            let older = s.read(&older_name).unwrap();
+            s.corrupt(&newer, |bytes| *bytes = older);
+        }),
+        ("damaged manifest", |s, id| {
+            s.corrupt(&manifest_name(id), |b| b[50] ^= 1)
+        }),
+        ("truncated manifest", |s, id| {
+            s.corrupt(&manifest_name(id), |b| b.truncate(20))
+        }),
+    ];
+    let mut detected = 0;
+    for (name, damage) in campaign {
+        let out = scratch("damage");
+        let storage = Arc::new(MemoryStorage::new());
+        run_and_cancel(&out, &storage, 3);
+        let newest = Manifest::ids(&*storage).unwrap()[0];
+        damage(&storage, newest);
+        let report = restore(&out, &storage);
+        let restored = report.checkpoints.restored_from.unwrap();
+        assert!(
+            restored < newest,
+            "{name}: restored the damaged checkpoint {newest}"
+        );
+        detected += 1;
+        assert_exact(&out, name);
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+    eprintln!(
+        "corruption campaign: {detected} of {} damages detected",
+        campaign.len()
+    );
+}
+
+/// Power loss of the checkpoint storage (unsynced writes dropped, or torn) leaves a
+/// complete checkpoint to resume from, with exact output.
+#[test]
+fn power_loss_of_the_checkpoint_storage_loses_nothing() {
+    for model in [PowerLoss::DropUnsynced, PowerLoss::TearSectors] {
+        let out = scratch("power");
+        let storage = Arc::new(MemoryStorage::new());
+        run_and_cancel(&out, &storage, 2);
+        storage.lose_power(model);
+        let report = restore(&out, &storage);
+        assert!(report.checkpoints.restored_from.is_some(), "{model:?}");
+        assert_exact(&out, &format!("{model:?}"));
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
+
+/// A full disk fails checkpoints without a visible manifest; the job runs on, and once
+/// there is space again the next checkpoint completes.
+#[test]
+fn a_full_disk_fails_checkpoints_until_space_returns() {
+    let out = scratch("full");
+    let storage = Arc::new(MemoryStorage::new());
+    let handle = start(&out, config(&storage), Some(15_000.0), 2).unwrap();
+    let metrics = handle.metrics().clone();
+    wait_until("a first checkpoint", || {
+        metrics.checkpoints_completed() >= 1
+    });
+    storage.inject(Some(Fault::DiskFull));
+    let manifests_before = Manifest::ids(&*storage).unwrap().len();
+    wait_until("failed checkpoints", || metrics.checkpoints_failed() >= 2);
+    let completed_while_full = metrics.checkpoints_completed();
+    assert!(Manifest::ids(&*storage).unwrap().len() <= manifests_before);
+    assert!(
+        storage
+            .list()
+            .unwrap()
+            .iter()
+            .all(|name| !name.ends_with(".tmp")),
+        "a failed checkpoint left a temporary manifest"
+    );
+    storage.inject(None);
+    wait_until("a checkpoint after the disk freed", || {
+        metrics.checkpoints_completed() > completed_while_full
+    });
+    let report = join_within(handle, LIMIT).unwrap();
+    assert!(report.checkpoints.failed >= 2);
+    assert_exact(&out, "restart");
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// Configured to, a job fails with its first failed checkpoint, and says why.
+#[test]
+fn a_failed_fsync_fails_the_job_when_configured_to() {
+    let out = scratch("fsync");
+    let storage = Arc::new(MemoryStorage::new());
+    storage.inject(Some(Fault::SyncFails));
+    let checkpoints = config(&storage).on_failure(OnCheckpointFailure::FailJob);
+    let handle = start(&out, checkpoints, Some(15_000.0), 2).unwrap();
+    match join_within(handle, LIMIT).unwrap_err() {
+        JobError::Checkpoint(message) => assert!(message.contains("fsync"), "{message}"),
+        other => panic!("expected a checkpoint failure, got {other}"),
+    }
+    assert!(Manifest::ids(&*storage).unwrap().is_empty());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Starting afresh on a folder with checkpoints, or resuming with another shard count, is
+/// refused with a clear error; resuming a finished job does nothing.
+#[test]
+fn restores_that_cannot_be_right_are_refused() {
+    let out = scratch("refuse");
+    let storage = Arc::new(MemoryStorage::new());
+    run_and_cancel(&out, &storage, 1);
+    let error = start(&out, config(&storage), None, 2).err().unwrap();
+    assert!(error.to_string().contains("holds checkpoints"), "{error}");
+    let error = start(&out, config(&storage).restore(true), None, 3)
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("taken with 2 shards"), "{error}");
+
+    let finished = restore(&out, &storage);
+    assert_exact(&out, "restart");
+    let again = restore(&out, &storage);
+    assert_eq!(again.source_records, 0, "a finished job runs nothing");
+    assert!(again.checkpoints.restored_from > finished.checkpoints.restored_from);
+    assert_exact(&out, "restart");
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// An operator whose state checkpoints do not cover yet fails the job at the first barrier,
+/// by name, instead of resuming without its state later.
+#[test]
+fn an_operator_checkpoints_do_not_cover_fails_by_name() {
+    let storage = Arc::new(MemoryStorage::new());
+    let env = Env::new(
+        JobConfig::default()
+            .shards(2)
+            .pinning(Pinning::Never)
+            .checkpointing(config(&storage)),
+    );
+    env.from_source(Generator::new(1_000_000, |i| i).rate_limited(100_000.0))
+        .key_by(|i: &u64| i % 10)
+        .window(global())
+        .reduce(|a, b| a + b)
+        .name("sum-window")
+        .collect();
+    match join_within(env.execute_async().unwrap(), LIMIT).unwrap_err() {
+        JobError::OperatorFailed {
+            operator, message, ..
+        } => {
+            assert_eq!(operator, "sum-window");
+            assert!(message.contains("checkpoints do not cover"), "{message}");
+        }
+        other => panic!("expected the window to refuse, got {other}"),
+    }
+}
