@@ -24,7 +24,7 @@ use crate::workload::{below, splitmix64};
 pub const EVENTS_PER_MS: u64 = 100;
 
 /// One event of the event-time jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Timed {
     /// The key (the session job's bursty key, the join's order id).
     pub key: u64,

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use tidewater::checkpoint::CheckpointConfig;
 use tidewater::{JobConfig, Pinning};
 
 use tidewater_bench::jobs::{self, Job, Spec};
@@ -80,6 +81,17 @@ struct EngineArgs {
     /// Do not pin shards to cores.
     #[arg(long)]
     no_pin: bool,
+    /// Take checkpoints into this folder (Tidewater); with `--output`, output goes through
+    /// the exactly-once file sink and `--output` names a folder.
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
+    /// Milliseconds between checkpoints.
+    #[arg(long, default_value_t = 1000, requires = "checkpoint_dir")]
+    checkpoint_interval_ms: u64,
+    /// Resume from the newest complete checkpoint in `--checkpoint-dir` (afresh if there is
+    /// none).
+    #[arg(long, requires = "checkpoint_dir")]
+    restore: bool,
 }
 
 impl EngineArgs {
@@ -110,9 +122,28 @@ impl EngineArgs {
         } else {
             Pinning::Auto
         };
-        JobConfig::default()
+        let config = JobConfig::default()
             .pinning(pinning)
-            .batch_size(self.batch_size)
+            .batch_size(self.batch_size);
+        match &self.checkpoint_dir {
+            Some(dir) => config.checkpointing(
+                CheckpointConfig::new(dir)
+                    .interval(std::time::Duration::from_millis(
+                        self.checkpoint_interval_ms,
+                    ))
+                    .restore(self.restore),
+            ),
+            None => config,
+        }
+    }
+
+    /// Refuses checkpoint flags for an engine without checkpoints.
+    fn check_engine(&self, engine: Engine) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            engine == Engine::Tidewater || self.checkpoint_dir.is_none(),
+            "--checkpoint-dir needs --engine tidewater"
+        );
+        Ok(())
     }
 }
 
@@ -171,6 +202,7 @@ fn main() -> anyhow::Result<()> {
         Command::IntervalJoin(args) => (Job::IntervalJoin, args),
     };
     anyhow::ensure!(args.keys > 0, "--keys must be at least 1");
+    args.run.check_engine(args.engine)?;
     let shards = args.run.shards()?;
     let spec = Spec {
         job,
@@ -208,6 +240,7 @@ fn run_nexmark(args: NexmarkArgs) -> anyhow::Result<()> {
         "--inter-event-delay-us must be a non-negative number"
     );
     let shards = args.run.shards()?;
+    args.run.check_engine(args.engine)?;
     let options = nexmark::Options {
         query: args.query,
         events: args.events,

@@ -2,6 +2,7 @@
 
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
+use tidewater::checkpoint::CheckpointStats;
 
 /// What one run measured.
 pub struct RunStats {
@@ -15,6 +16,8 @@ pub struct RunStats {
     pub checksum: u64,
     /// Results the sinks saw.
     pub results: u64,
+    /// What the run's checkpoints did (Tidewater with `--checkpoint-dir`; zero otherwise).
+    pub checkpoints: CheckpointStats,
 }
 
 /// The summary object: `query`, `events`, `seconds`, `events_per_s`, `shards`, `latency_us`
@@ -45,6 +48,28 @@ pub fn summary(
             "max": stats.latency_ns.max() as f64 / 1000.0,
         },
         "peak_rss_mb": peak_rss_mb(),
+        "checkpoints": checkpoints_json(&stats.checkpoints),
+    })
+}
+
+/// The `checkpoints` object: how many completed and failed, bytes written, durations (ms)
+/// and the checkpoint the run resumed from.
+fn checkpoints_json(stats: &CheckpointStats) -> Value {
+    let quantile_ms = |q: f64| {
+        stats
+            .duration_quantile(q)
+            .map(|duration| duration.as_secs_f64() * 1000.0)
+    };
+    json!({
+        "completed": stats.completed,
+        "failed": stats.failed,
+        "bytes_written": stats.bytes_written,
+        "duration_ms": {
+            "p50": quantile_ms(0.5),
+            "p99": quantile_ms(0.99),
+            "max": quantile_ms(1.0),
+        },
+        "restored_from": stats.restored_from,
     })
 }
 

@@ -106,6 +106,11 @@ impl JobConfig {
         self
     }
 
+    /// How the job checkpoints, if it does.
+    pub fn checkpoint_config(&self) -> Option<&CheckpointConfig> {
+        self.checkpointing.as_ref()
+    }
+
     /// The number of shards.
     pub fn shard_count(&self) -> usize {
         self.shards

@@ -58,7 +58,7 @@ pub mod state;
 mod sync;
 pub mod time;
 
-pub use api::{DataStream, Env, KeyedStream};
+pub use api::{DataStream, Env, Key, KeyedStream};
 pub use config::{JobConfig, Pinning};
 pub use error::JobError;
 pub use plan::Data;
@@ -66,7 +66,7 @@ pub use runtime::{JobHandle, JobReport};
 
 /// The names most jobs need.
 pub mod prelude {
-    pub use crate::api::{DataStream, Env, KeyedStream};
+    pub use crate::api::{DataStream, Env, Key, KeyedStream};
     pub use crate::checkpoint::CheckpointConfig;
     pub use crate::config::{JobConfig, Pinning};
     pub use crate::connectors::{FileSink, Generator, LineFile, Source, SourceSplit};

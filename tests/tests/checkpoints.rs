@@ -1,5 +1,5 @@
 //! Checkpoints in process: fallback past damaged checkpoints, full disks and fsync errors,
-//! power loss of the checkpoint storage, and the jobs checkpoints refuse.
+//! power loss of the checkpoint storage, and the restores checkpoints refuse.
 //!
 //! The job: a keyed running count of generated records into the transactional file sink
 //! (one `key count` line per record), checkpointed into a [`MemoryStorage`] that the tests
@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use tidewater::checkpoint::manifest::{manifest_name, Manifest};
 use tidewater::checkpoint::storage::{Fault, PowerLoss};
 use tidewater::checkpoint::{MemoryStorage, OnCheckpointFailure, Storage};
-use tidewater::operators::window::global;
 use tidewater::prelude::*;
 use tidewater::{JobHandle, JobReport};
 use tidewater_tests::join_within;
@@ -303,32 +302,4 @@ fn restores_that_cannot_be_right_are_refused() {
     assert!(again.checkpoints.restored_from > finished.checkpoints.restored_from);
     assert_exact(&out, "restart");
     std::fs::remove_dir_all(&out).unwrap();
-}
-
-/// An operator whose state checkpoints do not cover yet fails the job at the first barrier,
-/// by name, instead of resuming without its state later.
-#[test]
-fn an_operator_checkpoints_do_not_cover_fails_by_name() {
-    let storage = Arc::new(MemoryStorage::new());
-    let env = Env::new(
-        JobConfig::default()
-            .shards(2)
-            .pinning(Pinning::Never)
-            .checkpointing(config(&storage)),
-    );
-    env.from_source(Generator::new(1_000_000, |i| i).rate_limited(100_000.0))
-        .key_by(|i: &u64| i % 10)
-        .window(global())
-        .reduce(|a, b| a + b)
-        .name("sum-window")
-        .collect();
-    match join_within(env.execute_async().unwrap(), LIMIT).unwrap_err() {
-        JobError::OperatorFailed {
-            operator, message, ..
-        } => {
-            assert_eq!(operator, "sum-window");
-            assert!(message.contains("checkpoints do not cover"), "{message}");
-        }
-        other => panic!("expected the window to refuse, got {other}"),
-    }
 }

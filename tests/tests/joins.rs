@@ -9,6 +9,7 @@ use tidewater::operators::{
     Context, KeyedBroadcastProcessFunction, KeyedCoProcessFunction, TimeDomain,
 };
 use tidewater::prelude::*;
+use tidewater::state::KeyedStates;
 use tidewater::state::ValueState;
 
 /// (key, event time, id)
@@ -148,6 +149,11 @@ struct OrderPayment {
 }
 
 impl KeyedCoProcessFunction<u64, (u64, u64), (u64, u64), (u64, u64, u64)> for OrderPayment {
+    fn states(&mut self, states: &mut KeyedStates<'_, u64>) {
+        states.register("order", &mut self.order);
+        states.register("payment", &mut self.payment);
+    }
+
     fn process_first(&mut self, order: (u64, u64), ctx: &mut Context<'_, u64, (u64, u64, u64)>) {
         self.order.update(ctx, order.1);
         if let Some(&payment) = self.payment.value(ctx) {
@@ -195,6 +201,10 @@ struct Threshold {
 }
 
 impl KeyedBroadcastProcessFunction<u64, Payment, (i64, u64), (u64, u64, u64)> for Threshold {
+    fn states(&mut self, states: &mut KeyedStates<'_, u64>) {
+        states.register("pending", &mut self.pending);
+    }
+
     type Broadcast = Option<u64>;
 
     fn process_element(

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use tidewater::operators::{Context, KeyedProcessFunction, OutputTag, ProcessFunction, TimeDomain};
 use tidewater::prelude::*;
+use tidewater::state::KeyedStates;
 
 /// (key, event time)
 type Event = (u8, i64);
@@ -16,6 +17,8 @@ type Event = (u8, i64);
 struct Delayed;
 
 impl KeyedProcessFunction<u8, Event, (u8, i64, i64)> for Delayed {
+    fn states(&mut self, _states: &mut KeyedStates<'_, u8>) {}
+
     fn process_element(&mut self, record: Event, ctx: &mut Context<'_, u8, (u8, i64, i64)>) {
         assert_eq!(ctx.timestamp(), Some(record.1));
         ctx.register_event_time_timer(record.1 + 100);
@@ -122,6 +125,10 @@ struct Alarm {
 }
 
 impl KeyedProcessFunction<u64, u64, (u64, Timestamp, Timestamp)> for Alarm {
+    fn states(&mut self, states: &mut KeyedStates<'_, u64>) {
+        states.register("armed", &mut self.armed);
+    }
+
     fn process_element(
         &mut self,
         _record: u64,

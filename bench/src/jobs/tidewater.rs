@@ -84,6 +84,7 @@ pub fn run(spec: &Spec, config: JobConfig) -> anyhow::Result<RunStats> {
         latency_ns: totals.histogram(),
         checksum: totals.checksum(),
         results: totals.records(),
+        checkpoints: report.checkpoints,
     })
 }
 

@@ -120,6 +120,7 @@ where
         latency_ns: totals.histogram(),
         checksum: totals.checksum(),
         results: totals.records(),
+        checkpoints: Default::default(),
     })
 }
 

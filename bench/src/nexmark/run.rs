@@ -10,7 +10,7 @@ use tidewater::prelude::*;
 
 use super::event::Event;
 use super::generator::{GeneratorConfig, NexmarkGenerator};
-use super::jsonl::{write_event, JsonlError, Op, ResultFile};
+use super::jsonl::{encode_line, write_event, JsonlError, Op, ResultFile};
 use super::partitioned::PartitionedOutput;
 use super::queries::q13::SideInputError;
 use super::queries::{
@@ -215,21 +215,27 @@ pub fn run(options: &Options, config: JobConfig) -> Result<RunStats, NexmarkErro
 
 /// Runs a query on Tidewater.
 fn run_query(options: &Options, config: JobConfig) -> Result<RunStats, NexmarkError> {
+    let checkpointing = config.checkpoint_config().is_some();
     let env = Env::new(config.shards(options.shards));
     let totals = Totals::default();
     let errors = ErrorSlot::default();
     let events = events(&env, options, &errors)?;
     let output = match &options.output {
-        Some(path) if options.query == Query::Q10 => {
-            Some(Output::Partitioned(PartitionedOutput::create(path)?))
+        Some(_) if checkpointing && options.query == Query::Q10 => {
+            return Err(NexmarkError::Usage(
+                "q10's partitioned output is not written transactionally: run q10 with \
+                 checkpoints but without --output"
+                    .into(),
+            ))
         }
-        Some(path) => Some(Output::File(ResultFile::create(path)?)),
-        None => None,
+        Some(path) if options.query == Query::Q10 => {
+            Output::Partitioned(PartitionedOutput::create(path)?)
+        }
+        Some(path) if checkpointing => Output::Transactional(path.clone()),
+        Some(path) => Output::File(ResultFile::create(path)?),
+        None => Output::None,
     };
-    let file = match &output {
-        Some(Output::File(file)) => Some(file),
-        _ => None,
-    };
+    let file = &output;
     match options.query {
         Query::Gen => unreachable!("`gen` runs without the engine"),
         Query::Q0 => sink(&q0::query(&events), &totals, file),
@@ -244,7 +250,7 @@ fn run_query(options: &Options, config: JobConfig) -> Result<RunStats, NexmarkEr
         Query::Q9 => sink(&q9::query(&events), &totals, file),
         Query::Q10 => {
             let partitioned = match &output {
-                Some(Output::Partitioned(partitioned)) => Some(partitioned),
+                Output::Partitioned(partitioned) => Some(partitioned),
                 _ => None,
             };
             sink_partitioned(&q10::query(&events), &totals, partitioned);
@@ -287,9 +293,9 @@ fn run_query(options: &Options, config: JobConfig) -> Result<RunStats, NexmarkEr
     };
     let seconds = started.elapsed().as_secs_f64();
     match output {
-        Some(Output::File(file)) => file.finish()?,
-        Some(Output::Partitioned(partitioned)) => partitioned.finish()?,
-        None => {}
+        Output::File(file) => file.finish()?,
+        Output::Partitioned(partitioned) => partitioned.finish()?,
+        Output::Transactional(_) | Output::None => {}
     }
     Ok(RunStats {
         events: report.source_records,
@@ -297,6 +303,7 @@ fn run_query(options: &Options, config: JobConfig) -> Result<RunStats, NexmarkEr
         latency_ns: totals.histogram(),
         checksum: totals.checksum(),
         results: totals.records(),
+        checkpoints: report.checkpoints,
     })
 }
 
@@ -330,14 +337,17 @@ fn events(
     ))
 }
 
-/// Where `--output` goes: one file, or (q10) a folder of partitioned files.
+/// Where `--output` goes: one file, (q10) a folder of partitioned files, or with checkpoints
+/// a folder the exactly-once file sink commits part files into (NEXMARK.md).
 enum Output {
+    None,
     File(ResultFile),
     Partitioned(PartitionedOutput),
+    Transactional(PathBuf),
 }
 
 /// A sink that records each row's latency and checksum and, with `output`, writes it.
-fn sink<R: ResultRow>(rows: &DataStream<Stamped<R>>, totals: &Totals, output: Option<&ResultFile>) {
+fn sink<R: ResultRow>(rows: &DataStream<Stamped<R>>, totals: &Totals, output: &Output) {
     sink_changes(
         &rows.map(|row: Stamped<R>| row.map(Change::Insert)),
         totals,
@@ -349,10 +359,23 @@ fn sink<R: ResultRow>(rows: &DataStream<Stamped<R>>, totals: &Totals, output: Op
 fn sink_changes<R: ResultRow>(
     changes: &DataStream<Stamped<Change<R>>>,
     totals: &Totals,
-    output: Option<&ResultFile>,
+    output: &Output,
 ) {
+    if let Output::Transactional(folder) = output {
+        let lines = FileSink::new(
+            folder,
+            |change: &Stamped<Change<R>>, buffer: &mut Vec<u8>| {
+                let (row, op) = change.value.row();
+                encode_line(buffer, op, row);
+            },
+        );
+        changes.sink_to_files(lines.suffix(".jsonl"));
+    }
     let mut recorder = totals.recorder();
-    let mut writer = output.map(ResultFile::writer);
+    let mut writer = match output {
+        Output::File(file) => Some(file.writer()),
+        _ => None,
+    };
     changes.sink(move |change: Stamped<Change<R>>| {
         recorder.record(change.born_ns, change.value.checksum());
         if let Some(writer) = &mut writer {
@@ -429,6 +452,7 @@ fn generate(options: &Options) -> Result<RunStats, NexmarkError> {
         latency_ns: Totals::default().histogram(),
         checksum,
         results: count,
+        checkpoints: Default::default(),
     })
 }
 

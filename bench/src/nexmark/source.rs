@@ -24,7 +24,7 @@ use super::jsonl::{EventReader, JsonlError};
 use crate::workload::now_ns;
 
 /// A record with the birth time of the input event it comes from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stamped<T> {
     /// The record.
     pub value: T,

@@ -2,22 +2,22 @@
 //! broadcast state, the interval join and the window join.
 
 use std::cell::RefCell;
-use std::hash::Hash;
 use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::Key;
 use super::{DataStream, KeyedStream, WindowedStream};
 use crate::exchange::outbox::{Broadcast, Forward};
-use crate::exchange::StableKey;
 use crate::operators::window::{DefaultTrigger, TimeWindow, WindowAssigner};
 use crate::operators::{
     BoxTwoInput, CoProcess, CoProcessFunction, InputReaders, IntervalJoin, KeyedBroadcastProcess,
     KeyedBroadcastProcessFunction, KeyedCoProcess, KeyedCoProcessFunction, OperatorId, ProcessCore,
-    Shared, TimestampFn,
+    Shared, TimestampFn, BROADCAST_STATE,
 };
 use crate::plan::{Data, ExchangeId, ShardBuilder};
 use crate::runtime::two_input_stage;
+use crate::state::StateData;
 
 /// A new two-input stage receiving `first` and `second`, driving the operator `head(node)`
 /// makes, where `node` is the stream the stage produces.
@@ -72,7 +72,7 @@ impl<A: Data, B: Data> ConnectedStreams<A, B> {
         second_key: KB,
     ) -> KeyedConnectedStreams<A, B, K, KA, KB>
     where
-        K: Data + Hash + Eq + StableKey,
+        K: Key,
         KA: Fn(&A) -> K + Clone + Send + Sync + 'static,
         KB: Fn(&B) -> K + Clone + Send + Sync + 'static,
     {
@@ -114,7 +114,7 @@ impl<A, B, K, KA, KB> KeyedConnectedStreams<A, B, K, KA, KB>
 where
     A: Data,
     B: Data,
-    K: Data + Hash + Eq + StableKey,
+    K: Key,
     KA: Fn(&A) -> K + Clone + Send + Sync + 'static,
     KB: Fn(&B) -> K + Clone + Send + Sync + 'static,
 {
@@ -142,15 +142,18 @@ where
         two_input(self.first.stream(), operator, exchanges, move |node| {
             move |builder: &mut ShardBuilder| {
                 let side = builder.side_outputs(operator);
+                let mut core = ProcessCore::new(operator, builder.output::<O>(node), side);
+                let mut function = function.clone();
+                core.restore(&builder.context, |states| function.states(states));
                 let process = Rc::new(RefCell::new(KeyedCoProcess {
-                    core: ProcessCore::new(operator, builder.output::<O>(node), side),
+                    core,
                     inputs: InputReaders {
                         first_key: keys.0.clone(),
                         second_key: keys.1.clone(),
                         first_time: times.0.clone(),
                         second_time: times.1.clone(),
                     },
-                    function: function.clone(),
+                    function,
                 }));
                 builder.add_processing_timers(process.clone());
                 Box::new(Shared(process)) as BoxTwoInput<A, B>
@@ -168,7 +171,7 @@ pub struct BroadcastConnectedStream<A, B, K, KA> {
 impl<A, K, KA> KeyedStream<A, K, KA>
 where
     A: Data,
-    K: Data + Hash + Eq + StableKey,
+    K: Key,
     KA: Fn(&A) -> K + Clone + Send + Sync + 'static,
 {
     /// Connects `broadcast`, whose every record reaches every shard, to this keyed stream:
@@ -205,7 +208,7 @@ impl<A, B, K, KA> BroadcastConnectedStream<A, B, K, KA>
 where
     A: Data,
     B: Data,
-    K: Data + Hash + Eq + StableKey,
+    K: Key,
     KA: Fn(&A) -> K + Clone + Send + Sync + 'static,
 {
     /// Runs `function`: keyed records with read access to the broadcast state, broadcast
@@ -232,13 +235,20 @@ where
         two_input(self.keyed.stream(), operator, exchanges, move |node| {
             move |builder: &mut ShardBuilder| {
                 let side = builder.side_outputs(operator);
+                let mut core = ProcessCore::new(operator, builder.output::<O>(node), side);
+                let mut function = function.clone();
+                let mut state = F::Broadcast::default();
+                core.restore(&builder.context, |states| {
+                    function.states(states);
+                    states.restore_whole(BROADCAST_STATE, &mut state);
+                });
                 let process = Rc::new(RefCell::new(KeyedBroadcastProcess {
-                    core: ProcessCore::new(operator, builder.output::<O>(node), side),
+                    core,
                     key: key.clone(),
                     first_time: times.0.clone(),
                     second_time: times.1.clone(),
-                    function: function.clone(),
-                    state: F::Broadcast::default(),
+                    function,
+                    state,
                 }));
                 builder.add_processing_timers(process.clone());
                 Box::new(Shared(process)) as BoxTwoInput<A, B>
@@ -258,7 +268,7 @@ impl<A, B, K, KA, KB> IntervalJoinBuilder<A, B, K, KA, KB>
 where
     A: Data,
     B: Data,
-    K: Data + Hash + Eq + StableKey,
+    K: Key,
     KA: Fn(&A) -> K + Clone + Send + Sync + 'static,
     KB: Fn(&B) -> K + Clone + Send + Sync + 'static,
 {
@@ -276,6 +286,8 @@ where
     pub fn process<O, F>(&self, function: F) -> DataStream<O>
     where
         O: Data,
+        A: StateData,
+        B: StateData,
         F: FnMut(&A, &B) -> O + Clone + Send + Sync + 'static,
     {
         let times: (TimestampFn<A>, TimestampFn<B>) = match (self.left.stream().timestamps(), self.right.stream().timestamps()) {
@@ -293,7 +305,7 @@ where
         let bounds = self.bounds;
         two_input(self.left.stream(), operator, exchanges, move |node| {
             move |builder: &mut ShardBuilder| {
-                Box::new(IntervalJoin::new(
+                let mut join = IntervalJoin::new(
                     operator,
                     keys.clone(),
                     times.clone(),
@@ -302,14 +314,16 @@ where
                     builder.output::<O>(node),
                     builder.context.metrics.clone(),
                     builder.shard(),
-                )) as BoxTwoInput<A, B>
+                );
+                join.restore(&builder.context);
+                Box::new(join) as BoxTwoInput<A, B>
             }
         })
     }
 }
 
 /// A record of either input of a window join.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Either<A, B> {
     /// From the first input.
     First(A),
@@ -346,7 +360,7 @@ pub struct JoinWhere<A, B, K, KA> {
 
 impl<A: Data, B: Data, K, KA> JoinWhere<A, B, K, KA>
 where
-    K: Data + Hash + Eq + StableKey,
+    K: Key,
     KA: Fn(&A) -> K + Clone + Send + Sync + 'static,
 {
     /// The second input's key, and the windows the join happens in.
@@ -369,7 +383,7 @@ pub struct JoinEqual<A, B, K, KA, KB> {
 
 impl<A: Data, B: Data, K, KA, KB> JoinEqual<A, B, K, KA, KB>
 where
-    K: Data + Hash + Eq + StableKey,
+    K: Key,
     KA: Fn(&A) -> K + Clone + Send + Sync + 'static,
     KB: Fn(&B) -> K + Clone + Send + Sync + 'static,
 {
@@ -410,9 +424,9 @@ pub struct WindowJoin<A, B, K, KF> {
     windowed: WindowedStream<Either<A, B>, K, KF, DefaultTrigger>,
 }
 
-impl<A: Data, B: Data, K, KF> WindowJoin<A, B, K, KF>
+impl<A: Data + StateData, B: Data + StateData, K, KF> WindowJoin<A, B, K, KF>
 where
-    K: Data + Hash + Eq + StableKey,
+    K: Key,
     KF: Fn(&Either<A, B>) -> K + Clone + Send + Sync + 'static,
 {
     /// Emits `function(first, second)` for every pair with equal keys in one window (Flink's

@@ -1,14 +1,14 @@
 //! `KeyedStream`: a stream partitioned by key, and the keyed rolling aggregations.
 
 use std::cell::RefCell;
-use std::hash::Hash;
 use std::marker::PhantomData;
 use std::ops::Add;
 use std::rc::Rc;
 
+use super::Key;
 use super::{DataStream, WindowedStream};
 use crate::exchange::outbox::ByKey;
-use crate::exchange::{KeyGroups, StableKey};
+use crate::exchange::KeyGroups;
 use crate::operators::window::{DefaultTrigger, WindowAssigner};
 use crate::operators::{
     restore_keyed_store, AggregateFunction, BoxOutput, Count, KeyedAggregate, KeyedProcess,
@@ -28,7 +28,7 @@ pub struct KeyedStream<T, K, KF> {
 impl<T, K, KF> KeyedStream<T, K, KF>
 where
     T: Data,
-    K: Data + Hash + Eq + StableKey,
+    K: Key,
     KF: Fn(&T) -> K + Clone + Send + Sync + 'static,
 {
     pub(crate) fn new(stream: DataStream<T>, key: KF) -> Self {
@@ -45,7 +45,6 @@ where
         A: AggregateFunction<T>,
         A::Acc: StateData,
         A::Out: Data,
-        K: StateData,
     {
         self.rolling("aggregate", function, |key, result| (key, result))
     }
@@ -65,11 +64,14 @@ where
             move |builder: &mut ShardBuilder| {
                 let side = builder.side_outputs(operator);
                 let next = builder.output::<O>(node);
+                let mut core = ProcessCore::new(operator, next, side);
+                let mut function = function.clone();
+                core.restore(&builder.context, |states| function.states(states));
                 let process = Rc::new(RefCell::new(KeyedProcess {
-                    core: ProcessCore::new(operator, next, side),
+                    core,
                     timestamp: timestamps.clone(),
                     key: key.clone(),
-                    function: function.clone(),
+                    function,
                 }));
                 builder.add_processing_timers(process.clone());
                 Box::new(Shared(process)) as BoxOutput<T>
@@ -113,7 +115,6 @@ where
     pub fn reduce<F>(&self, f: F) -> DataStream<T>
     where
         T: StateData,
-        K: StateData,
         F: Fn(T, T) -> T + Clone + Send + Sync + 'static,
     {
         self.rolling("reduce", Reduce(f), |_key, reduced| reduced)
@@ -125,7 +126,6 @@ where
     where
         A: AggregateFunction<T>,
         A::Acc: StateData,
-        K: StateData,
         O: Data,
     {
         let operator = self.stream.graph().borrow_mut().add_operator(kind);
@@ -160,7 +160,6 @@ where
     /// The running sum of `field` per key.
     pub fn sum<N, F>(&self, field: F) -> DataStream<(K, N)>
     where
-        K: StateData,
         N: Data + StateData + Add<Output = N> + Copy + Default,
         F: Fn(&T) -> N + Clone + Send + Sync + 'static,
     {
@@ -170,7 +169,6 @@ where
     /// The running minimum of `field` per key.
     pub fn min<N, F>(&self, field: F) -> DataStream<(K, N)>
     where
-        K: StateData,
         N: Data + StateData + PartialOrd + Copy,
         F: Fn(&T) -> N + Clone + Send + Sync + 'static,
     {
@@ -180,7 +178,6 @@ where
     /// The running maximum of `field` per key.
     pub fn max<N, F>(&self, field: F) -> DataStream<(K, N)>
     where
-        K: StateData,
         N: Data + StateData + PartialOrd + Copy,
         F: Fn(&T) -> N + Clone + Send + Sync + 'static,
     {
@@ -188,10 +185,7 @@ where
     }
 
     /// The running count of records per key.
-    pub fn count(&self) -> DataStream<(K, u64)>
-    where
-        K: StateData,
-    {
+    pub fn count(&self) -> DataStream<(K, u64)> {
         self.aggregate(Count)
     }
 }

@@ -3,17 +3,16 @@
 use std::cell::RefCell;
 use std::fmt::Debug;
 use std::future::Future;
-use std::hash::Hash;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
+use super::Key;
 use super::KeyedStream;
 use crate::connectors::{
     prepare_folder, CallbackSink, CollectHandle, CollectSink, FileSink, FileSinkWriter, PrintSink,
     SinkCount,
 };
 use crate::exchange::outbox::{Broadcast, Forward, Partitioner, RoundRobin};
-use crate::exchange::StableKey;
 use crate::operators::{
     AssignWatermarks, AsyncOptions, BoxOutput, FilterOp, FlatMapOp, MapOp, OperatorId, OutputTag,
     Process, ProcessCore, ProcessFunction, SideBuffer, TimestampFn,
@@ -208,7 +207,7 @@ impl<T: Data> DataStream<T> {
     /// Partitions the stream by `key`: all records with equal keys meet on one shard.
     pub fn key_by<K, KF>(&self, key: KF) -> KeyedStream<T, K, KF>
     where
-        K: Data + Hash + Eq + StableKey,
+        K: Key,
         KF: Fn(&T) -> K + Clone + Send + Sync + 'static,
     {
         KeyedStream::new(self.clone_handle(), key)

@@ -1,13 +1,12 @@
 //! `WindowedStream`: a keyed stream cut into windows (Flink's `WindowedStream`).
 
 use std::cell::RefCell;
-use std::hash::Hash;
 use std::marker::PhantomData;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::Key;
 use super::{DataStream, KeyedStream};
-use crate::exchange::StableKey;
 use crate::operators::window::{
     fires_once_at_window_end, AggregateWindow, DefaultTrigger, LateRecords, ProcessWindow,
     ProcessWindowFunction, ReduceWindow, SlicedState, SlicedWindowOperator, Slicing, Trigger,
@@ -15,6 +14,7 @@ use crate::operators::window::{
 };
 use crate::operators::{AggregateFunction, BoxOutput, OutputTag, Shared};
 use crate::plan::{Data, ShardBuilder};
+use crate::state::StateData;
 
 /// A keyed stream cut into windows: choose a trigger, lateness and late-data output, then a
 /// window function (`reduce`, `aggregate` or `process`).
@@ -35,7 +35,7 @@ pub struct WindowedStream<T, K, KF, Tr> {
 impl<T, K, KF> WindowedStream<T, K, KF, DefaultTrigger>
 where
     T: Data,
-    K: Data + Hash + Eq + StableKey,
+    K: Key,
     KF: Fn(&T) -> K + Clone + Send + Sync + 'static,
 {
     pub(crate) fn new(keyed: KeyedStream<T, K, KF>, assigner: WindowAssigner) -> Self {
@@ -57,7 +57,7 @@ where
 impl<T, K, KF, Tr> WindowedStream<T, K, KF, Tr>
 where
     T: Data,
-    K: Data + Hash + Eq + StableKey,
+    K: Key,
     KF: Fn(&T) -> K + Clone + Send + Sync + 'static,
     Tr: Trigger<T>,
 {
@@ -108,6 +108,7 @@ where
     /// (as in Flink), so windows and timers downstream see it.
     pub fn reduce<F>(&self, f: F) -> DataStream<Windowed<K, T>>
     where
+        T: StateData,
         F: Fn(T, T) -> T + Clone + Send + Sync + 'static,
     {
         self.build("window-reduce", ReduceWindow(f))
@@ -122,7 +123,7 @@ where
     pub fn aggregate<A>(&self, function: A) -> DataStream<Windowed<K, A::Out>>
     where
         A: AggregateFunction<T>,
-        A::Acc: Clone,
+        A::Acc: Clone + StateData,
         A::Out: Data,
     {
         self.build("window-aggregate", AggregateWindow(function))
@@ -133,6 +134,7 @@ where
     pub fn process<O, F>(&self, function: F) -> DataStream<O>
     where
         O: Data,
+        T: StateData,
         F: ProcessWindowFunction<K, T, O>,
     {
         self.build(
@@ -149,7 +151,7 @@ where
     fn build<W>(&self, kind: &str, function: W) -> DataStream<W::Out>
     where
         W: WindowFunction<K, T> + Send + Sync,
-        W::Acc: Clone,
+        W::Acc: Clone + StateData,
         W::Out: Data,
     {
         let slicing = if W::SLICEABLE { self.slicing() } else { None };
@@ -191,7 +193,9 @@ where
                             .expect("event-time windows have timestamps (checked by `new`)"),
                         function: function.clone(),
                         outputs,
-                        state: SlicedState::default(),
+                        state: SlicedState::restored(&builder.context, operator, || {
+                            function.create()
+                        }),
                     }) as BoxOutput<T>;
                 }
                 let window = Rc::new(RefCell::new(WindowOperator {
@@ -203,7 +207,7 @@ where
                     trigger: trigger.clone(),
                     allowed_lateness,
                     outputs,
-                    state: WindowState::default(),
+                    state: WindowState::restored(&builder.context, operator),
                 }));
                 builder.add_processing_timers(window.clone());
                 Box::new(Shared(window)) as BoxOutput<T>

@@ -15,6 +15,7 @@ use super::manifest::{checkpoint_of, state_file_name, Manifest};
 use super::storage::{self, Storage};
 use super::{CheckpointConfig, CheckpointError, CheckpointStats, OnCheckpointFailure};
 use super::{StageFile, StageSnapshot};
+use crate::connectors::committed_path;
 use crate::error::JobError;
 use crate::metrics::JobMetrics;
 use crate::runtime::JobControl;
@@ -287,16 +288,16 @@ pub(crate) fn remove_checkpoint_files(storage: &dyn Storage, doomed: impl Fn(u64
 pub(crate) fn commit_files(pending: &[String]) -> std::io::Result<()> {
     let mut folders = BTreeSet::new();
     for path in pending {
-        let Some(committed) = path.strip_suffix(".pending") else {
+        let Some(committed) = committed_path(Path::new(path)) else {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("{path} is not a pending sink file"),
             ));
         };
-        match std::fs::rename(path, committed) {
+        match std::fs::rename(path, &committed) {
             Ok(()) => {}
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                if !Path::new(committed).exists() {
+                if !committed.exists() {
                     return Err(std::io::Error::new(
                         error.kind(),
                         format!("{path} is missing and was never committed"),
@@ -310,7 +311,7 @@ pub(crate) fn commit_files(pending: &[String]) -> std::io::Result<()> {
                 ))
             }
         }
-        if let Some(folder) = Path::new(committed).parent() {
+        if let Some(folder) = committed.parent() {
             folders.insert(folder.to_path_buf());
         }
     }

@@ -22,8 +22,17 @@
 //!
 //! Checkpoints stop once any stage has reached the end of its input; the job's end is then
 //! a *final* checkpoint, taken when every stage has finished, which commits the sinks' last
-//! files. Operators that keep state but cannot snapshot it yet (windows, process functions,
-//! joins) fail the job at the first barrier, naming themselves, rather than lose state.
+//! files.
+//!
+//! What each operator saves: sources their split's offset; keyed aggregations their
+//! entries; windows (general and sliced) their open windows or slices, trigger state,
+//! timers and watermark; keyed process functions their timers, watermark and the keyed state
+//! they name in `states` (see [`crate::state::KeyedStates`]), broadcast functions also their
+//! broadcast state; interval joins both buffers; the async operator lets the barrier pass
+//! only once every request before it has completed. Keyed state is saved per key, and
+//! restored keeping the keys the shard owns, so it can move to another shard count.
+//! Non-keyed process functions keep no checkpointed state (their fields are not saved, as in
+//! Flink).
 
 pub(crate) mod coordinator;
 pub mod crash;

@@ -129,3 +129,34 @@ fn remove_temporaries(storage: &dyn Storage) {
         }
     }
 }
+
+/// The state each old shard saved for `operator` in the checkpoint the job restored, decoded;
+/// `None` when the job did not restore one. A part that does not decode fails the operator
+/// (the checkpoint belongs to another job, or another version of this one).
+pub(crate) fn restored_parts<S: serde::de::DeserializeOwned>(
+    context: &crate::runtime::ShardContext,
+    operator: crate::operators::OperatorId,
+) -> Option<Vec<S>> {
+    let point = context.checkpoints.as_ref()?.restore.as_ref()?;
+    crate::operators::enter(operator);
+    let decoded = point
+        .parts(operator.0)
+        .map(|bytes| {
+            postcard::from_bytes(bytes).unwrap_or_else(|e| {
+                panic!(
+                    "cannot decode its state in checkpoint {}: {e} (is this the job that took it?)",
+                    point.checkpoint
+                )
+            })
+        })
+        .collect();
+    Some(decoded)
+}
+
+/// Whether this shard owns `key` (its key group is in the shard's range).
+pub(crate) fn owner<K: crate::exchange::StableKey>(
+    context: &crate::runtime::ShardContext,
+) -> impl Fn(&K) -> bool + '_ {
+    let groups = crate::exchange::KeyGroups::new(context.config.max_key_groups, context.shards);
+    move |key: &K| groups.shard_of(key) == context.shard
+}

@@ -1,16 +1,16 @@
 //! The transactional file sink: exactly-once output by two-phase commit.
 //!
 //! Each shard writes the records between two checkpoint barriers into its own *pending* file,
-//! `part-<shard>-<epoch><suffix>.pending`, where epoch `n` holds the records after barrier
-//! `n-1` and before barrier `n`. At barrier `n` the file is flushed and fsynced (phase one);
-//! once checkpoint `n` is complete, the coordinator renames it to its committed name (phase
-//! two). A restart from checkpoint `n` first finishes the commits `n` lists, then deletes
+//! `.part-<epoch>-<shard><suffix>.pending` (hidden: it starts with a dot), where epoch `n`
+//! holds the records after barrier `n-1` and before barrier `n`. At barrier `n` the file is flushed and fsynced (phase one);
+//! once checkpoint `n` is complete, the coordinator renames it to its committed name,
+//! `part-<epoch>-<shard><suffix>` (phase two). A restart from checkpoint `n` first finishes the commits `n` lists, then deletes
 //! every pending file and every committed file of a later epoch (output the restored state
 //! does not cover, which the replay writes again): committed output is never lost or
 //! repeated. Without checkpointing, each shard commits its one file at the end of its input.
 //!
-//! A reader sees only committed files; concatenating them in name order gives each shard's
-//! output in the order the shard wrote it.
+//! A reader sees only committed files; their names sort in commit order (epoch first), and
+//! concatenated in that order they give each shard's output in the order the shard wrote it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -53,13 +53,25 @@ impl<F> FileSink<F> {
 
 /// The committed name of `shard`'s file for `epoch`.
 fn committed_name(shard: usize, epoch: u64, suffix: &str) -> String {
-    format!("part-{shard:05}-{epoch:010}{suffix}")
+    format!("part-{epoch:010}-{shard:05}{suffix}")
+}
+
+/// The name a committed file has while it is pending.
+fn pending_name(committed: &str) -> String {
+    format!(".{committed}.pending")
+}
+
+/// The committed path of a pending file, if `pending` names one.
+pub(crate) fn committed_path(pending: &Path) -> Option<PathBuf> {
+    let name = pending.file_name()?.to_str()?;
+    let committed = name.strip_prefix('.')?.strip_suffix(".pending")?;
+    Some(pending.with_file_name(committed))
 }
 
 /// The epoch of a committed file name of this sink, if it is one.
 fn epoch_of(name: &str, suffix: &str) -> Option<u64> {
     let rest = name.strip_prefix("part-")?.strip_suffix(suffix)?;
-    let (shard, epoch) = rest.split_once('-')?;
+    let (epoch, shard) = rest.split_once('-')?;
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
     (digits(shard, 5) && digits(epoch, 10)).then(|| epoch.parse().ok())?
 }
@@ -71,7 +83,10 @@ pub(crate) fn prepare_folder(dir: &Path, suffix: &str, resumed: u64) -> std::io:
     for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name();
         let Some(name) = name.to_str() else { continue };
-        let uncovered = match name.strip_suffix(".pending") {
+        let pending = name
+            .strip_prefix('.')
+            .and_then(|name| name.strip_suffix(".pending"));
+        let uncovered = match pending {
             Some(pending) => epoch_of(pending, suffix).is_some(),
             None => epoch_of(name, suffix).is_some_and(|epoch| epoch > resumed),
         };
@@ -121,7 +136,7 @@ impl<F> FileSinkWriter<F> {
 
     fn pending_path(&self) -> PathBuf {
         let name = committed_name(self.context.shard, self.epoch, &self.sink.suffix);
-        self.sink.dir.join(format!("{name}.pending"))
+        self.sink.dir.join(pending_name(&name))
     }
 
     /// Flushes and fsyncs the open pending file, if any, and returns its path.
@@ -167,7 +182,7 @@ impl<T, F: Fn(&T, &mut Vec<u8>)> Output<T> for FileSinkWriter<F> {
         match &self.context.checkpoints {
             Some(checkpoints) => checkpoints.commit_at_end(pending),
             None => {
-                let committed = pending.with_extension("");
+                let committed = committed_path(&pending).expect("a pending name");
                 let renamed =
                     std::fs::rename(&pending, &committed).and_then(|()| sync_dir(&self.sink.dir));
                 if let Err(error) = renamed {
@@ -192,11 +207,16 @@ mod tests {
 
     #[test]
     fn only_this_sinks_names_parse() {
-        assert_eq!(epoch_of("part-00001-0000000007.jsonl", ".jsonl"), Some(7));
-        assert_eq!(epoch_of("part-00001-0000000007", ""), Some(7));
-        assert_eq!(epoch_of("part-1-7.jsonl", ".jsonl"), None);
+        assert_eq!(epoch_of("part-0000000007-00001.jsonl", ".jsonl"), Some(7));
+        assert_eq!(epoch_of("part-0000000007-00001", ""), Some(7));
+        assert_eq!(epoch_of("part-7-1.jsonl", ".jsonl"), None);
         assert_eq!(epoch_of("notes.txt", ""), None);
-        assert_eq!(epoch_of("part-00001-0000000007.jsonl", ".csv"), None);
+        assert_eq!(epoch_of("part-0000000007-00001.jsonl", ".csv"), None);
+        let pending = Path::new("/out").join(pending_name(&committed_name(1, 7, ".jsonl")));
+        assert_eq!(
+            committed_path(&pending),
+            Some(PathBuf::from("/out/part-0000000007-00001.jsonl"))
+        );
     }
 
     #[test]
@@ -204,10 +224,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tw-sink-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         for name in [
-            "part-00000-0000000001.txt",
-            "part-00000-0000000002.txt",
-            "part-00001-0000000003.txt",
-            "part-00001-0000000004.txt.pending",
+            "part-0000000001-00000.txt",
+            "part-0000000002-00000.txt",
+            "part-0000000003-00001.txt",
+            ".part-0000000004-00001.txt.pending",
             "README",
         ] {
             std::fs::write(dir.join(name), b"x").unwrap();
@@ -222,8 +242,8 @@ mod tests {
             left,
             [
                 "README",
-                "part-00000-0000000001.txt",
-                "part-00000-0000000002.txt"
+                "part-0000000001-00000.txt",
+                "part-0000000002-00000.txt"
             ]
         );
         std::fs::remove_dir_all(&dir).unwrap();

@@ -11,7 +11,7 @@ mod sink;
 mod source;
 
 pub use file_sink::FileSink;
-pub(crate) use file_sink::{prepare_folder, FileSinkWriter};
+pub(crate) use file_sink::{committed_path, prepare_folder, FileSinkWriter};
 pub use line_file::LineFile;
 pub use sink::CollectHandle;
 pub(crate) use sink::{CallbackSink, CollectSink, PrintSink, SinkCount};

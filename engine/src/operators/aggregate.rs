@@ -8,8 +8,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{enter, BoxOutput, OperatorId, Output};
+use crate::checkpoint::restore::{owner, restored_parts};
 use crate::checkpoint::StageSnapshot;
-use crate::exchange::{KeyGroups, StableKey};
+use crate::exchange::StableKey;
 use crate::runtime::ShardContext;
 use crate::state::KeyedStore;
 use crate::time::Timestamp;
@@ -247,26 +248,13 @@ pub(crate) fn restore_keyed_store<K, V, S>(
     V: DeserializeOwned,
     S: KeyedStore<K, V>,
 {
-    let Some(point) = context
-        .checkpoints
-        .as_ref()
-        .and_then(|c| c.restore.as_ref())
-    else {
+    let Some(parts) = restored_parts::<Vec<(K, V)>>(context, operator) else {
         return;
     };
-    enter(operator);
-    let groups = KeyGroups::new(context.config.max_key_groups, context.shards);
-    for bytes in point.parts(operator.0) {
-        let entries: Vec<(K, V)> = postcard::from_bytes(bytes).unwrap_or_else(|e| {
-            panic!(
-                "cannot decode its state in checkpoint {}: {e} (is this the job that took it?)",
-                point.checkpoint
-            )
-        });
-        for (key, value) in entries {
-            if groups.shard_of(&key) == context.shard {
-                store.get_or_insert_with(&key, || value);
-            }
+    let owns = owner(context);
+    for (key, value) in parts.into_iter().flatten() {
+        if owns(&key) {
+            store.get_or_insert_with(&key, || value);
         }
     }
 }

@@ -14,9 +14,13 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use super::two_input::TwoInput;
-use super::{cannot_checkpoint, enter, BoxOutput, OperatorId, TimestampFn};
+use super::{enter, BoxOutput, OperatorId, TimestampFn};
+use crate::checkpoint::restore::{owner, restored_parts};
 use crate::checkpoint::StageSnapshot;
+use crate::exchange::StableKey;
 use crate::metrics::{JobMetrics, ShardCounters};
+use crate::runtime::ShardContext;
+use crate::state::StateData;
 use crate::time::{TimerQueue, Timestamp};
 
 /// One side's buffered records per key, by time.
@@ -62,6 +66,32 @@ impl<K: Hash + Eq + Clone, T> Buffer<K, T> {
         }
     }
 
+    /// The buffer as a checkpoint holds it: records per key and time, and the expiry timers.
+    fn saved(&self) -> SavedBuffer<&K, &T> {
+        let records = self
+            .records
+            .iter()
+            .map(|(key, by_time)| {
+                let times = by_time
+                    .iter()
+                    .map(|(time, records)| (*time, records.iter().collect()))
+                    .collect();
+                (key, times)
+            })
+            .collect();
+        (records, self.expiry.live())
+    }
+
+    /// Adds the owned keys of a saved buffer.
+    fn restore(&mut self, (records, expiry): SavedBuffer<K, T>, owns: &impl Fn(&K) -> bool) {
+        for (key, times) in records.into_iter().filter(|(key, _)| owns(key)) {
+            self.records.insert(key, times.into_iter().collect());
+        }
+        for (time, key) in expiry.into_iter().filter(|(_, key)| owns(key)) {
+            self.expiry.register(&key, time);
+        }
+    }
+
     /// Drops records whose expiry the watermark has reached; `age` maps an expiry back to
     /// the record time it was set for.
     fn expire(&mut self, watermark: Timestamp, age: impl Fn(Timestamp) -> Timestamp) {
@@ -75,6 +105,12 @@ impl<K: Hash + Eq + Clone, T> Buffer<K, T> {
         }
     }
 }
+
+/// A buffer as a checkpoint holds it: per key, its records by time; and the expiry timers.
+type SavedBuffer<K, T> = (Vec<(K, Vec<(Timestamp, Vec<T>)>)>, Vec<(Timestamp, K)>);
+
+/// An interval join's state as a checkpoint holds it: the watermark and both buffers.
+type SavedJoin<K, A, B> = (Timestamp, SavedBuffer<K, A>, SavedBuffer<K, B>);
 
 /// The interval join operator of one shard.
 pub(crate) struct IntervalJoin<A, B, K, KA, KB, F, O> {
@@ -124,6 +160,29 @@ impl<A, B, K: Hash + Eq + Clone, KA, KB, F, O> IntervalJoin<A, B, K, KA, KB, F, 
         }
     }
 
+    /// Restores the buffers of the keys this shard owns from the restored checkpoint (if
+    /// any), and the least of the old shards' watermarks.
+    pub(crate) fn restore(&mut self, context: &ShardContext)
+    where
+        K: StateData + StableKey,
+        A: StateData,
+        B: StateData,
+    {
+        let Some(parts) = restored_parts::<SavedJoin<K, A, B>>(context, self.id) else {
+            return;
+        };
+        let owns = owner(context);
+        self.watermark = parts
+            .iter()
+            .map(|part| part.0)
+            .min()
+            .unwrap_or(Timestamp::MIN);
+        for (_, left, right) in parts {
+            self.left.restore(left, &owns);
+            self.right.restore(right, &owns);
+        }
+    }
+
     fn count_late(&self) {
         ShardCounters::add(&self.metrics.shard(self.shard).late_records, 1);
     }
@@ -131,7 +190,9 @@ impl<A, B, K: Hash + Eq + Clone, KA, KB, F, O> IntervalJoin<A, B, K, KA, KB, F, 
 
 impl<A, B, K, KA, KB, F, O> TwoInput<A, B> for IntervalJoin<A, B, K, KA, KB, F, O>
 where
-    K: Hash + Eq + Clone,
+    K: StateData + Hash + Eq + Clone,
+    A: StateData,
+    B: StateData,
     KA: FnMut(&A) -> K,
     KB: FnMut(&B) -> K,
     F: FnMut(&A, &B) -> O,
@@ -200,7 +261,10 @@ where
         self.next.end();
     }
 
-    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
-        cannot_checkpoint(self.id);
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        enter(self.id);
+        let saved = (self.watermark, self.left.saved(), self.right.saved());
+        snapshot.add(self.id.0, &saved);
+        self.next.barrier(snapshot);
     }
 }

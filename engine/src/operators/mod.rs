@@ -26,6 +26,7 @@ pub(crate) use side_output::{SideBuffer, SideChannel, SideOutputs};
 pub(crate) use stateless::{AssignWatermarks, FilterOp, FlatMapOp, MapOp};
 pub(crate) use two_input::{
     BoxTwoInput, CoProcess, InputReaders, KeyedBroadcastProcess, KeyedCoProcess, TwoInput,
+    BROADCAST_STATE,
 };
 pub use two_input::{CoProcessFunction, KeyedBroadcastProcessFunction, KeyedCoProcessFunction};
 
@@ -46,17 +47,6 @@ pub(crate) trait Output<T> {
     /// Checkpoint barrier: add this operator's state to `snapshot`, then pass the barrier on
     /// (after everything pushed before it).
     fn barrier(&mut self, snapshot: &mut StageSnapshot);
-}
-
-/// The barrier reached an operator whose state checkpoints do not cover yet: fail the job,
-/// naming the operator, rather than resume it later without its state.
-pub(crate) fn cannot_checkpoint(id: OperatorId) -> ! {
-    enter(id);
-    panic!(
-        "this operator keeps state that checkpoints do not cover yet \
-         (supported: sources, stateless operators, keyed aggregations, file sinks); \
-         run the job without checkpointing"
-    )
 }
 
 /// An operator with processing-time timers, which its stage fires as the clock passes them.

@@ -5,15 +5,19 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use super::side_output::{OutputTag, SideOutputs};
-use super::{cannot_checkpoint, enter, BoxOutput, ClockTimers, OperatorId, Output};
+use super::{enter, BoxOutput, ClockTimers, OperatorId, Output};
+use crate::checkpoint::restore::{owner, restored_parts};
 use crate::checkpoint::StageSnapshot;
+use crate::exchange::StableKey;
+use crate::runtime::ShardContext;
+use crate::state::{by_name, KeyedStates, NamedStates, StateData};
 use crate::time::{processing_time_now, TimerQueue, Timestamp};
 
 /// Reads a record's event time.
 pub type TimestampFn<T> = Arc<dyn Fn(&T) -> Timestamp + Send + Sync>;
 
 /// Which clock a timer belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TimeDomain {
     /// Fired when the watermark passes the timer.
     EventTime,
@@ -24,8 +28,8 @@ pub enum TimeDomain {
 /// A keyed operator's timers, per time domain.
 #[derive(Debug, Clone)]
 pub struct Timers<K> {
-    event: TimerQueue<K>,
-    processing: TimerQueue<K>,
+    pub(crate) event: TimerQueue<K>,
+    pub(crate) processing: TimerQueue<K>,
 }
 
 impl<K> Default for Timers<K> {
@@ -149,6 +153,11 @@ pub trait KeyedProcessFunction<K, I, O>: Clone + Send + Sync + 'static {
     fn on_timer(&mut self, timestamp: Timestamp, domain: TimeDomain, ctx: &mut Context<'_, K, O>) {
         let _ = (timestamp, domain, ctx);
     }
+
+    /// Names the keyed state fields for checkpoints: `states.register("name", &mut
+    /// self.field)` for each (a function without keyed state registers nothing). Called at
+    /// every checkpoint barrier and once when the job restores a checkpoint.
+    fn states(&mut self, states: &mut KeyedStates<'_, K>);
 }
 
 /// A function over a non-keyed stream (Flink's `ProcessFunction`): time and side outputs,
@@ -270,6 +279,9 @@ impl<K: Hash + Eq + Clone, O> ProcessCore<K, O> {
         watermark: Timestamp,
         on_timer: impl FnMut(Timestamp, &mut Context<'_, K, O>),
     ) {
+        // After a restore the operator starts at its saved watermark, which the inputs'
+        // first watermarks may not have reached yet.
+        let watermark = watermark.max(self.watermark);
         self.watermark = watermark;
         self.fire(TimeDomain::EventTime, watermark, on_timer);
         self.next.watermark(watermark);
@@ -279,6 +291,76 @@ impl<K: Hash + Eq + Clone, O> ProcessCore<K, O> {
     pub(crate) fn end(&mut self) {
         self.next.end();
         self.side.end();
+    }
+
+    /// Passes a checkpoint barrier on, to the main and the side outputs.
+    pub(crate) fn pass_barrier(&mut self, snapshot: &mut StageSnapshot) {
+        self.next.barrier(snapshot);
+        self.side.barrier(snapshot);
+    }
+}
+
+/// What a keyed process operator saves: its watermark (restored with it, so that replayed
+/// records meet the watermark they met before), its event-time and processing-time timers,
+/// and its function's named keyed state.
+type SavedProcess<K> = (
+    Timestamp,
+    Vec<(Timestamp, K)>,
+    Vec<(Timestamp, K)>,
+    NamedStates,
+);
+
+impl<K: StateData + Hash + Eq + Clone, O> ProcessCore<K, O> {
+    /// Saves the timers and the function's keyed state (which `register` names), then passes
+    /// the barrier on.
+    pub(crate) fn checkpoint(
+        &mut self,
+        snapshot: &mut StageSnapshot,
+        register: impl FnOnce(&mut KeyedStates<'_, K>),
+    ) {
+        enter(self.id);
+        let mut states = KeyedStates::snapshot();
+        register(&mut states);
+        let saved = (
+            self.watermark,
+            self.timers.event.live(),
+            self.timers.processing.live(),
+            states.into_snapshot(),
+        );
+        snapshot.add(self.id.0, &saved);
+        self.pass_barrier(snapshot);
+    }
+
+    /// Restores the timers of the keys this shard owns from the restored checkpoint (if
+    /// any), and the function's keyed state through `register`.
+    pub(crate) fn restore(
+        &mut self,
+        context: &ShardContext,
+        register: impl FnOnce(&mut KeyedStates<'_, K>),
+    ) where
+        K: StableKey,
+    {
+        let Some(parts) = restored_parts::<SavedProcess<K>>(context, self.id) else {
+            return;
+        };
+        let owns = owner(context);
+        let mut named = Vec::new();
+        let mut watermark: Option<Timestamp> = None;
+        for (saved_watermark, event, processing, states) in parts {
+            watermark = Some(watermark.map_or(saved_watermark, |w| w.min(saved_watermark)));
+            for (domain, timers) in [
+                (TimeDomain::EventTime, event),
+                (TimeDomain::ProcessingTime, processing),
+            ] {
+                for (time, key) in timers.into_iter().filter(|(_, key)| owns(key)) {
+                    self.timers.queue_mut(domain).register(&key, time);
+                }
+            }
+            named.push(states);
+        }
+        self.watermark = watermark.unwrap_or(Timestamp::MIN);
+        let grouped = by_name(named);
+        register(&mut KeyedStates::restore(&grouped, &owns));
     }
 }
 
@@ -310,7 +392,7 @@ where
 
 impl<I, K, KF, F, O> Output<I> for KeyedProcess<I, K, KF, F, O>
 where
-    K: Hash + Eq + Clone,
+    K: StateData + Hash + Eq + Clone,
     KF: FnMut(&I) -> K,
     F: KeyedProcessFunction<K, I, O>,
 {
@@ -335,8 +417,10 @@ where
         self.core.end();
     }
 
-    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
-        cannot_checkpoint(self.core.id);
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        let function = &mut self.function;
+        self.core
+            .checkpoint(snapshot, |states| function.states(states));
     }
 }
 
@@ -364,7 +448,9 @@ impl<I, F: ProcessFunction<I, O>, O> Output<I> for Process<I, F, O> {
         self.core.end();
     }
 
-    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
-        cannot_checkpoint(self.core.id);
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        // A non-keyed function keeps no state that checkpoints cover (as in Flink, where a
+        // `ProcessFunction`'s fields are not checkpointed either).
+        self.core.pass_barrier(snapshot);
     }
 }

@@ -7,8 +7,12 @@
 use std::hash::Hash;
 
 use super::process::{Context, ProcessCore, TimeDomain, TimestampFn};
-use super::{cannot_checkpoint, ClockTimers};
+use super::ClockTimers;
 use crate::checkpoint::StageSnapshot;
+use crate::state::{KeyedStates, StateData};
+
+/// The name the broadcast state is saved under.
+pub(crate) const BROADCAST_STATE: &str = "\u{0}broadcast";
 use crate::time::Timestamp;
 
 /// An operator with two inputs of different types, as its stage drives it.
@@ -39,14 +43,19 @@ pub trait KeyedCoProcessFunction<K, A, B, O>: Clone + Send + Sync + 'static {
     fn on_timer(&mut self, timestamp: Timestamp, domain: TimeDomain, ctx: &mut Context<'_, K, O>) {
         let _ = (timestamp, domain, ctx);
     }
+
+    /// Names the keyed state fields for checkpoints, as
+    /// [`KeyedProcessFunction::states`](super::KeyedProcessFunction::states) does.
+    fn states(&mut self, states: &mut KeyedStates<'_, K>);
 }
 
 /// A function over a keyed stream and a broadcast stream (Flink's
 /// `KeyedBroadcastProcessFunction`): every shard holds the same broadcast state, which the
 /// broadcast side writes and the keyed side reads — rules, thresholds, model weights.
 pub trait KeyedBroadcastProcessFunction<K, A, B, O>: Clone + Send + Sync + 'static {
-    /// The state every shard holds a copy of.
-    type Broadcast: Default + 'static;
+    /// The state every shard holds a copy of (checkpointed, and restored on every shard
+    /// from one copy).
+    type Broadcast: Default + StateData + 'static;
     /// Handles a keyed record; the broadcast state is read-only here.
     fn process_element(&mut self, record: A, state: &Self::Broadcast, ctx: &mut Context<'_, K, O>);
     /// Handles a broadcast record, which every shard sees; update the state here.
@@ -66,6 +75,11 @@ pub trait KeyedBroadcastProcessFunction<K, A, B, O>: Clone + Send + Sync + 'stat
     ) {
         let _ = (timestamp, domain, state, ctx);
     }
+
+    /// Names the keyed state fields for checkpoints, as
+    /// [`KeyedProcessFunction::states`](super::KeyedProcessFunction::states) does (the
+    /// broadcast state is saved without it).
+    fn states(&mut self, states: &mut KeyedStates<'_, K>);
 }
 
 /// How each input reads its key and event time.
@@ -103,7 +117,7 @@ where
 
 impl<A, B, K, KA, KB, F, O> TwoInput<A, B> for KeyedCoProcess<A, B, K, KA, KB, F, O>
 where
-    K: Hash + Eq + Clone,
+    K: StateData + Hash + Eq + Clone,
     KA: FnMut(&A) -> K,
     KB: FnMut(&B) -> K,
     F: KeyedCoProcessFunction<K, A, B, O>,
@@ -141,8 +155,10 @@ where
         self.core.end();
     }
 
-    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
-        cannot_checkpoint(self.core.id);
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        let function = &mut self.function;
+        self.core
+            .checkpoint(snapshot, |states| function.states(states));
     }
 }
 
@@ -184,7 +200,7 @@ where
 
 impl<A, B, K, KA, F, O> TwoInput<A, B> for KeyedBroadcastProcess<A, B, K, KA, F, O>
 where
-    K: Hash + Eq + Clone,
+    K: StateData + Hash + Eq + Clone,
     KA: FnMut(&A) -> K,
     F: KeyedBroadcastProcessFunction<K, A, B, O>,
 {
@@ -217,8 +233,12 @@ where
         self.core.end();
     }
 
-    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
-        cannot_checkpoint(self.core.id);
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        let (function, state) = (&mut self.function, &self.state);
+        self.core.checkpoint(snapshot, |states| {
+            function.states(states);
+            states.save_whole(BROADCAST_STATE, state);
+        });
     }
 }
 
@@ -263,7 +283,8 @@ impl<A, B, F: CoProcessFunction<A, B, O>, O> TwoInput<A, B> for CoProcess<A, B, 
         self.core.end();
     }
 
-    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
-        cannot_checkpoint(self.core.id);
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        // Non-keyed: no state that checkpoints cover, as for `ProcessFunction`.
+        self.core.pass_barrier(snapshot);
     }
 }

@@ -22,7 +22,7 @@ use crate::operators::AggregateFunction;
 /// assert_eq!(seen.get(&scope), Some(2));
 /// ```
 pub struct AggregatingState<K, T, A: AggregateFunction<T>> {
-    entries: StampedStore<K, A::Acc>,
+    pub(super) entries: StampedStore<K, A::Acc>,
     function: A,
     records: PhantomData<fn(T)>,
 }

@@ -24,7 +24,7 @@ use super::KeyScope;
 /// ```
 #[derive(Debug, Clone)]
 pub struct ListState<K, V> {
-    entries: StampedStore<K, Vec<V>>,
+    pub(super) entries: StampedStore<K, Vec<V>>,
 }
 
 impl<K, V> Default for ListState<K, V> {

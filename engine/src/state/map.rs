@@ -25,7 +25,7 @@ use super::KeyScope;
 /// ```
 #[derive(Debug, Clone)]
 pub struct MapState<K, MK, MV> {
-    entries: StampedStore<K, HashMap<MK, MV>>,
+    pub(super) entries: StampedStore<K, HashMap<MK, MV>>,
 }
 
 impl<K, MK, MV> Default for MapState<K, MK, MV> {

@@ -25,6 +25,7 @@
 //! ```
 
 mod aggregating;
+mod checkpointed;
 mod heap;
 mod list;
 mod map;
@@ -34,6 +35,8 @@ mod ttl;
 mod value;
 
 pub use aggregating::AggregatingState;
+pub(crate) use checkpointed::{by_name, NamedStates};
+pub use checkpointed::{CheckpointedState, KeyedStates};
 pub use heap::HeapStore;
 pub use list::ListState;
 pub use map::MapState;

@@ -22,7 +22,7 @@ use super::KeyScope;
 #[derive(Debug, Clone)]
 pub struct ReducingState<K, V, F> {
     /// `None` only while `reduce` runs: the old value is moved into it.
-    entries: StampedStore<K, Option<V>>,
+    pub(super) entries: StampedStore<K, Option<V>>,
     reduce: F,
 }
 

@@ -241,6 +241,19 @@ impl<K: Hash + Eq + Clone, V> StampedStore<K, V> {
     pub(super) fn len_keys(&self) -> usize {
         self.entries.len()
     }
+
+    /// Every entry as `(key, value, last access)`, for a checkpoint.
+    pub(super) fn entries_for_snapshot(&self) -> Vec<(&K, &V, Timestamp)> {
+        self.entries
+            .iter()
+            .map(|(key, stamped)| (key, &stamped.value, stamped.last_access))
+            .collect()
+    }
+
+    /// Puts back an entry from a checkpoint.
+    pub(super) fn restore_entry(&mut self, key: &K, value: V, last_access: Timestamp) {
+        self.entries.insert(key, Stamped { value, last_access });
+    }
 }
 
 /// The methods every keyed state primitive has in the same form, over its

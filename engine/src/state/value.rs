@@ -20,7 +20,7 @@ use super::KeyScope;
 /// ```
 #[derive(Debug, Clone)]
 pub struct ValueState<K, V> {
-    entries: StampedStore<K, V>,
+    pub(super) entries: StampedStore<K, V>,
 }
 
 impl<K, V> Default for ValueState<K, V> {

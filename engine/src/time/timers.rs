@@ -68,6 +68,21 @@ impl<K: Hash + Eq + Clone> TimerQueue<K> {
         self.by_time.keys().next().copied()
     }
 
+    /// Every live timer, in the order they would fire (for a checkpoint).
+    pub fn live(&self) -> Vec<(Timestamp, &K)> {
+        let mut seen = HashSet::with_capacity(self.live.len());
+        let mut timers = Vec::with_capacity(self.live.len());
+        for (&time, keys) in &self.by_time {
+            for key in keys {
+                // A timer deleted and registered again sits in its bucket twice.
+                if self.live.contains(&(key.clone(), time)) && seen.insert((key, time)) {
+                    timers.push((time, key));
+                }
+            }
+        }
+        timers
+    }
+
     /// The number of live timers.
     pub fn len(&self) -> usize {
         self.live.len()

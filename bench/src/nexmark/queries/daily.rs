@@ -29,7 +29,7 @@ pub fn rank(price: i64) -> usize {
 
 /// Bids, distinct bidders and distinct auctions, in total (index 0) and per rank (1–3), of
 /// one group of bids; also the largest minute of day among them (q16's `minute`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct DailyCounts {
     bids: [u64; 4],
     bidders: [HashSet<i64>; 4],

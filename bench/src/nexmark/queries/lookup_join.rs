@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use tidewater::operators::{Context, KeyedCoProcessFunction};
+use tidewater::state::{KeyedStates, StateData};
 use tidewater::state::{ListState, ValueState};
 use tidewater::{Data, DataStream};
 
@@ -43,10 +44,15 @@ impl<D: Clone, F: Clone, O> Clone for LookupJoin<D, F, O> {
 impl<D, F, O> KeyedCoProcessFunction<i64, KeyedDimension<D>, Stamped<F>, Stamped<O>>
     for LookupJoin<D, F, O>
 where
-    D: Data + Sync,
-    F: Data + Sync,
+    D: Data + Sync + StateData,
+    F: Data + Sync + StateData,
     O: Data,
 {
+    fn states(&mut self, states: &mut KeyedStates<'_, i64>) {
+        states.register("dimensions", &mut self.dimensions);
+        states.register("waiting", &mut self.waiting);
+    }
+
     fn process_first(
         &mut self,
         dimension: KeyedDimension<D>,
@@ -92,8 +98,8 @@ pub fn lookup_join<D, F, O>(
     join: impl Fn(&D, &F) -> O + Send + Sync + 'static,
 ) -> DataStream<Stamped<O>>
 where
-    D: Data + Sync,
-    F: Data + Sync,
+    D: Data + Sync + StateData,
+    F: Data + Sync + StateData,
     O: Data,
 {
     let dimensions = dimensions.map(move |dimension: Stamped<D>| {

@@ -40,7 +40,7 @@ pub struct Row {
 impl ResultRow for Row {}
 
 /// One auction's day so far.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct AuctionDay {
     bids: [u64; 4],
     min: i64,

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use tidewater::operators::{Context, KeyedProcessFunction};
+use tidewater::state::KeyedStates;
 use tidewater::state::ValueState;
 use tidewater::DataStream;
 
@@ -12,7 +13,7 @@ use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
 
 /// A result row of q18 (and q19's first columns): a bid.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Row {
     /// The bid's auction.
     pub auction: i64,
@@ -53,6 +54,10 @@ struct LastBid {
 }
 
 impl KeyedProcessFunction<(i64, i64), Stamped<Bid>, Stamped<Change<Row>>> for LastBid {
+    fn states(&mut self, states: &mut KeyedStates<'_, (i64, i64)>) {
+        states.register("last", &mut self.last);
+    }
+
     fn process_element(
         &mut self,
         bid: Stamped<Bid>,

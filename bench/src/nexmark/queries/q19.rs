@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 use tidewater::operators::{Context, KeyedProcessFunction};
+use tidewater::state::KeyedStates;
 use tidewater::state::ValueState;
 use tidewater::DataStream;
 
@@ -69,6 +70,10 @@ struct TopBids {
 }
 
 impl KeyedProcessFunction<i64, Stamped<Bid>, Stamped<Change<Row>>> for TopBids {
+    fn states(&mut self, states: &mut KeyedStates<'_, i64>) {
+        states.register("top", &mut self.top);
+    }
+
     fn process_element(
         &mut self,
         bid: Stamped<Bid>,

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use tidewater::operators::{Context, KeyedProcessFunction};
+use tidewater::state::KeyedStates;
 use tidewater::state::ValueState;
 use tidewater::DataStream;
 
@@ -30,6 +31,10 @@ struct Average {
 }
 
 impl KeyedProcessFunction<i64, Stamped<(i64, i64)>, Stamped<Change<Row>>> for Average {
+    fn states(&mut self, states: &mut KeyedStates<'_, i64>) {
+        states.register("totals", &mut self.totals);
+    }
+
     fn process_element(
         &mut self,
         record: Stamped<(i64, i64)>,

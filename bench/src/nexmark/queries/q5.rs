@@ -41,7 +41,7 @@ impl ResultRow for Row {}
 type AuctionCount = Windowed<i64, (u64, u64)>;
 
 /// The largest count in a window and the auctions that have it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Hottest {
     /// The largest count.
     num: u64,

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 use tidewater::operators::{Context, KeyedProcessFunction};
+use tidewater::state::KeyedStates;
 use tidewater::state::ValueState;
 use tidewater::DataStream;
 
@@ -41,6 +42,10 @@ fn mean(sales: &[Sale]) -> f64 {
 }
 
 impl KeyedProcessFunction<i64, Stamped<(i64, Sale)>, Stamped<Change<Row>>> for LatestSales {
+    fn states(&mut self, states: &mut KeyedStates<'_, i64>) {
+        states.register("sales", &mut self.sales);
+    }
+
     fn process_element(
         &mut self,
         record: Stamped<(i64, Sale)>,

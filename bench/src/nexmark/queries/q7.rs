@@ -44,7 +44,7 @@ impl ResultRow for Row {}
 
 /// The bids with the largest price seen (all ties), and the newest birth time among all
 /// the bids seen (the window's result waited for them all).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TopBids {
     bids: Vec<Bid>,
     born_ns: u64,

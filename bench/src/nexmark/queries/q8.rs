@@ -45,7 +45,7 @@ pub struct Sighting {
 }
 
 /// What a window knows of one person.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Seen {
     /// The name, if the person was created in the window.
     name: Option<String>,

@@ -12,6 +12,7 @@
 
 use tidewater::operators::{Context, KeyedCoProcessFunction, TimeDomain};
 use tidewater::prelude::Timestamp;
+use tidewater::state::KeyedStates;
 use tidewater::state::{ListState, ValueState};
 use tidewater::DataStream;
 
@@ -55,6 +56,12 @@ impl WinningBid {
 }
 
 impl KeyedCoProcessFunction<i64, Stamped<Auction>, Stamped<Bid>, Winner> for WinningBid {
+    fn states(&mut self, states: &mut KeyedStates<'_, i64>) {
+        states.register("auction", &mut self.auction);
+        states.register("best", &mut self.best);
+        states.register("waiting", &mut self.waiting);
+    }
+
     fn process_first(&mut self, auction: Stamped<Auction>, ctx: &mut Context<'_, i64, Winner>) {
         ctx.register_event_time_timer(auction.value.expires);
         let waiting = self.waiting.get(&*ctx).to_vec();

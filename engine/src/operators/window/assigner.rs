@@ -5,7 +5,9 @@ use std::time::Duration;
 use crate::time::Timestamp;
 
 /// A window of time: `start` inclusive, `end` exclusive, in milliseconds since the epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct TimeWindow {
     /// The first millisecond in the window.
     pub start: Timestamp,

@@ -15,12 +15,15 @@ use smallvec::SmallVec;
 use super::assigner::{TimeWindow, WindowAssigner, WindowTime};
 use super::function::WindowFunction;
 use super::trigger::{TimerRequest, Trigger, TriggerContext};
+use crate::checkpoint::restore::{owner, restored_parts};
 use crate::checkpoint::StageSnapshot;
+use crate::exchange::StableKey;
 use crate::metrics::{JobMetrics, ShardCounters};
 use crate::operators::{
-    cannot_checkpoint, enter, BoxOutput, OperatorId, Output, OutputTag, SideOutputs, TimeDomain,
-    TimestampFn,
+    enter, BoxOutput, OperatorId, Output, OutputTag, SideOutputs, TimeDomain, TimestampFn,
 };
+use crate::runtime::ShardContext;
+use crate::state::StateData;
 use crate::time::{processing_time_now, TimeIndex, Timestamp};
 
 /// One open window of one key.
@@ -108,6 +111,85 @@ impl<T: 'static, O> WindowOutputs<T, O> {
     pub(super) fn end(&mut self) {
         self.next.end();
         self.side.end();
+    }
+
+    /// Passes a checkpoint barrier downstream and to the side outputs.
+    pub(super) fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        self.next.barrier(snapshot);
+        self.side.barrier(snapshot);
+    }
+}
+
+/// A window operator's state as a checkpoint holds it: the watermark, and per key its open
+/// windows, each with its accumulator, trigger state and the timers it holds.
+type SavedWindows<K, A, S> = (
+    Timestamp,
+    Vec<(K, Vec<(TimeWindow, A, S, Vec<(TimeDomain, Timestamp)>)>)>,
+);
+
+impl<K, A, S> WindowState<K, A, S>
+where
+    K: StateData + StableKey + Hash + Eq + Clone,
+    A: StateData,
+    S: StateData,
+{
+    /// Adds the state to `snapshot` as `operator`'s.
+    fn save(&self, snapshot: &mut StageSnapshot, operator: OperatorId) {
+        let windows: Vec<_> = self
+            .windows
+            .iter()
+            .map(|(key, slots)| {
+                let slots: Vec<_> = slots
+                    .iter()
+                    .map(|slot| {
+                        (
+                            &slot.window,
+                            &slot.acc,
+                            &slot.trigger,
+                            slot.timers.as_slice(),
+                        )
+                    })
+                    .collect();
+                (key, slots)
+            })
+            .collect();
+        snapshot.add(operator.0, &(self.watermark, windows));
+    }
+
+    /// The state of the keys this shard owns in the restored checkpoint, if the job restored
+    /// one (its watermark is the least of the old shards').
+    pub(crate) fn restored(context: &ShardContext, operator: OperatorId) -> Self {
+        let mut state = Self::default();
+        let Some(parts) = restored_parts::<SavedWindows<K, A, S>>(context, operator) else {
+            return state;
+        };
+        let owns = owner(context);
+        state.watermark = parts
+            .iter()
+            .map(|(watermark, _)| *watermark)
+            .min()
+            .unwrap_or(Timestamp::MIN);
+        for (key, slots) in parts.into_iter().flat_map(|(_, windows)| windows) {
+            if !owns(&key) {
+                continue;
+            }
+            let restored = slots
+                .into_iter()
+                .map(|(window, acc, trigger, timers)| {
+                    for &(domain, time) in &timers {
+                        state.timers.index(domain).push(time, (key.clone(), window));
+                    }
+                    Slot {
+                        window,
+                        acc,
+                        trigger,
+                        timers: timers.into_iter().collect(),
+                    }
+                })
+                .collect();
+            state.windows.insert(key, restored);
+        }
+        state
     }
 }
 
@@ -490,7 +572,8 @@ where
 impl<T, K, KF, W, Tr> Output<T> for WindowOperator<T, K, KF, W, Tr>
 where
     T: Clone + 'static,
-    K: Hash + Eq + Clone,
+    K: StateData + StableKey + Hash + Eq + Clone,
+    W::Acc: StateData,
     KF: FnMut(&T) -> K,
     W: WindowFunction<K, T>,
     Tr: Trigger<T>,
@@ -506,6 +589,8 @@ where
     }
 
     fn watermark(&mut self, watermark: Timestamp) {
+        // A restored operator starts at its saved watermark.
+        let watermark = watermark.max(self.state.watermark);
         self.state.watermark = watermark;
         self.fire(TimeDomain::EventTime, watermark, processing_time_now());
         self.outputs.watermark(watermark);
@@ -523,7 +608,9 @@ where
         self.outputs.end();
     }
 
-    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
-        cannot_checkpoint(self.id);
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        enter(self.id);
+        self.state.save(snapshot, self.id);
+        self.outputs.barrier(snapshot);
     }
 }

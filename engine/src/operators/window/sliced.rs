@@ -54,8 +54,12 @@ use hashbrown::hash_map::{HashMap, RawEntryMut};
 use super::assigner::{window_start, TimeWindow, WindowAssigner, WindowTime};
 use super::function::WindowFunction;
 use super::operator::{Cleanup, WindowOutputs};
+use crate::checkpoint::restore::{owner, restored_parts};
 use crate::checkpoint::StageSnapshot;
-use crate::operators::{cannot_checkpoint, enter, OperatorId, Output, TimeDomain, TimestampFn};
+use crate::exchange::StableKey;
+use crate::operators::{enter, OperatorId, Output, TimeDomain, TimestampFn};
+use crate::runtime::ShardContext;
+use crate::state::StateData;
 use crate::time::Timestamp;
 
 /// The geometry of windows of `size` every `slide` (aligned to `offset`), cut into slices of
@@ -376,6 +380,89 @@ impl<K, A> SlicedState<K, A> {
     }
 }
 
+/// A sliced operator's state as a checkpoint holds it: the watermark, the end of the first
+/// window not yet fired, and each live slice's start with its `(key, accumulator)` entries.
+type SavedSlices<K, A> = (Timestamp, Timestamp, Vec<(Timestamp, Vec<(K, A)>)>);
+
+impl<K, A> SlicedState<K, A>
+where
+    K: StateData + StableKey + Hash + Eq + Clone,
+    A: StateData,
+{
+    /// Adds the state to `snapshot` as `operator`'s.
+    fn save(&self, snapshot: &mut StageSnapshot, operator: OperatorId) {
+        let slices: Vec<_> = self
+            .slices
+            .iter()
+            .map(|slice| {
+                let entries: Vec<_> = slice
+                    .entries
+                    .iter()
+                    .map(|(row, acc)| (&self.rows[*row as usize].key, acc))
+                    .collect();
+                (slice.start, entries)
+            })
+            .collect();
+        snapshot.add(operator.0, &(self.watermark, self.unfired, slices));
+    }
+
+    /// The state of the keys this shard owns in the restored checkpoint, if the job
+    /// restored one: old shards' slices with the same start merge, and the watermark and the
+    /// first unfired window are the least of the old shards'.
+    pub(crate) fn restored(
+        context: &ShardContext,
+        operator: OperatorId,
+        create: impl Fn() -> A,
+    ) -> Self {
+        let mut state = Self::default();
+        let Some(parts) = restored_parts::<SavedSlices<K, A>>(context, operator) else {
+            return state;
+        };
+        let owns = owner(context);
+        state.watermark = parts
+            .iter()
+            .map(|part| part.0)
+            .min()
+            .unwrap_or(Timestamp::MIN);
+        state.unfired = parts
+            .iter()
+            .map(|part| part.1)
+            .min()
+            .unwrap_or(Timestamp::MIN);
+        let mut slices: Vec<(Timestamp, Vec<(K, A)>)> =
+            parts.into_iter().flat_map(|part| part.2).collect();
+        // Oldest first, so that each key's newest slice is the last one met.
+        slices.sort_by_key(|(start, _)| *start);
+        for (start, entries) in slices {
+            let index = state.slice_index(start);
+            for (key, acc) in entries.into_iter().filter(|(key, _)| owns(key)) {
+                let row = match state.index.get(&key) {
+                    Some(key_state) => key_state.row,
+                    None => {
+                        let row = state.rows.len() as u32;
+                        state.rows.push(Row {
+                            key: key.clone(),
+                            stamp: Timestamp::MIN,
+                            merged: create(),
+                        });
+                        row
+                    }
+                };
+                let pos = state.slices[index].push(row, acc);
+                state.index.insert(
+                    key,
+                    KeyState {
+                        row,
+                        pos,
+                        newest: start,
+                    },
+                );
+            }
+        }
+        state
+    }
+}
+
 /// The sliced window operator of one shard (see the module docs).
 pub(crate) struct SlicedWindowOperator<T, K, KF, W: WindowFunction<K, T>> {
     /// The operator, for blaming panics.
@@ -581,7 +668,8 @@ where
 impl<T, K, KF, W> Output<T> for SlicedWindowOperator<T, K, KF, W>
 where
     T: 'static,
-    K: Hash + Eq + Clone,
+    K: StateData + StableKey + Hash + Eq + Clone,
+    W::Acc: StateData,
     KF: FnMut(&T) -> K,
     W: WindowFunction<K, T>,
     W::Acc: Clone,
@@ -594,6 +682,8 @@ where
     }
 
     fn watermark(&mut self, watermark: Timestamp) {
+        // A restored operator starts at its saved watermark.
+        let watermark = watermark.max(self.state.watermark);
         self.state.watermark = watermark;
         self.fire(watermark);
         self.outputs.watermark(watermark);
@@ -603,8 +693,10 @@ where
         self.outputs.end();
     }
 
-    fn barrier(&mut self, _snapshot: &mut StageSnapshot) {
-        cannot_checkpoint(self.id);
+    fn barrier(&mut self, snapshot: &mut StageSnapshot) {
+        enter(self.id);
+        self.state.save(snapshot, self.id);
+        self.outputs.barrier(snapshot);
     }
 }
 

@@ -82,7 +82,7 @@ impl TriggerContext<'_> {
 /// Decides when a window fires (Flink's `Trigger`). Its `State` is kept per key and window.
 pub trait Trigger<T>: Clone + Send + Sync + 'static {
     /// Per (key, window) state, such as a count.
-    type State: Default + 'static;
+    type State: Default + crate::state::StateData + 'static;
 
     /// A record was added to `window`.
     fn on_element(
