@@ -92,6 +92,17 @@ struct EngineArgs {
     /// none).
     #[arg(long, requires = "checkpoint_dir")]
     restore: bool,
+    /// Stop with a savepoint written into this (empty) folder once every source reaches
+    /// `--stop-after` (Flink's stop-with-savepoint; windows are not flushed).
+    #[arg(long, requires_all = ["checkpoint_dir", "stop_after"])]
+    savepoint: Option<PathBuf>,
+    /// Where the sources stop for `--savepoint`: an event number (generated input) or a byte
+    /// offset (`--input` files).
+    #[arg(long, requires = "savepoint")]
+    stop_after: Option<u64>,
+    /// Start from the savepoint in this folder, on any shard count.
+    #[arg(long, requires = "checkpoint_dir")]
+    from_savepoint: Option<PathBuf>,
 }
 
 impl EngineArgs {
@@ -126,13 +137,20 @@ impl EngineArgs {
             .pinning(pinning)
             .batch_size(self.batch_size);
         match &self.checkpoint_dir {
-            Some(dir) => config.checkpointing(
-                CheckpointConfig::new(dir)
+            Some(dir) => {
+                let mut checkpoints = CheckpointConfig::new(dir)
                     .interval(std::time::Duration::from_millis(
                         self.checkpoint_interval_ms,
                     ))
-                    .restore(self.restore),
-            ),
+                    .restore(self.restore);
+                if let (Some(savepoint), Some(position)) = (&self.savepoint, self.stop_after) {
+                    checkpoints = checkpoints.stop_with_savepoint(savepoint, position);
+                }
+                if let Some(savepoint) = &self.from_savepoint {
+                    checkpoints = checkpoints.from_savepoint(savepoint);
+                }
+                config.checkpointing(checkpoints)
+            }
             None => config,
         }
     }

@@ -70,6 +70,7 @@ fn checkpoints_json(stats: &CheckpointStats) -> Value {
             "max": quantile_ms(1.0),
         },
         "restored_from": stats.restored_from,
+        "savepoint": stats.savepoint,
     })
 }
 

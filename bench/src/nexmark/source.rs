@@ -126,7 +126,24 @@ fn part_len(count: u64, shard: u64, shards: u64) -> u64 {
 
 impl Source<Stamped<Event>> for GeneratedEvents {
     fn split(&self, shard: usize, shards: usize) -> Box<dyn SourceSplit<Stamped<Event>>> {
-        let (first, step) = (shard as u64, shards as u64);
+        self.split_range(shard, shards, 0..u64::MAX)
+            .expect("the generator splits any range")
+    }
+
+    /// Positions are event numbers: shard `s` of `S` makes those in `positions` that are
+    /// `s` places after the range's start modulo `S`.
+    fn split_range(
+        &self,
+        shard: usize,
+        shards: usize,
+        positions: std::ops::Range<u64>,
+    ) -> Option<Box<dyn SourceSplit<Stamped<Event>>>> {
+        let step = shards.max(1) as u64;
+        let (start, end) = (
+            positions.start.min(self.count),
+            positions.end.min(self.count),
+        );
+        let first = start + shard as u64;
         let generator = self.generator.clone();
         let sampling = self.sampling;
         let make = move |position: u64| {
@@ -137,7 +154,7 @@ impl Source<Stamped<Event>> for GeneratedEvents {
                 seq,
             }
         };
-        Generator::new(part_len(self.count, first, step), make).split(0, 1)
+        Some(Generator::new(part_len(end, first, step), make).split(0, 1))
     }
 
     fn rate_limit(&self) -> Option<f64> {
@@ -189,8 +206,22 @@ impl FileEvents {
 
 impl Source<Stamped<Event>> for FileEvents {
     fn split(&self, shard: usize, shards: usize) -> Box<dyn SourceSplit<Stamped<Event>>> {
-        let part = |i: usize| (u128::from(self.len) * i as u128 / shards as u128) as u64;
-        Box::new(FileSplit {
+        self.split_range(shard, shards, 0..u64::MAX)
+            .expect("a file splits any byte range")
+    }
+
+    /// Positions are byte offsets: the split reads the lines that start in its share of
+    /// `positions`.
+    fn split_range(
+        &self,
+        shard: usize,
+        shards: usize,
+        positions: std::ops::Range<u64>,
+    ) -> Option<Box<dyn SourceSplit<Stamped<Event>>>> {
+        let (first, last) = (positions.start.min(self.len), positions.end.min(self.len));
+        let part =
+            |i: usize| first + (u128::from(last - first) * i as u128 / shards as u128) as u64;
+        Some(Box::new(FileSplit {
             path: self.path.clone(),
             start: part(shard),
             end: part(shard + 1),
@@ -199,7 +230,7 @@ impl Source<Stamped<Event>> for FileEvents {
             position: 0,
             sampling: self.sampling,
             errors: self.errors.clone(),
-        })
+        }))
     }
 
     fn rate_limit(&self) -> Option<f64> {

@@ -10,7 +10,7 @@ use crate::connectors::{Collection, Generator, Source};
 use crate::error::JobError;
 use crate::operators::enter;
 use crate::plan::{Data, Graph};
-use crate::runtime::{self, source_stage, JobHandle, JobReport, SourcePace};
+use crate::runtime::{self, source_split, source_stage, JobHandle, JobReport, SourcePace};
 
 /// Builds a job (Flink's `StreamExecutionEnvironment`).
 ///
@@ -41,10 +41,11 @@ impl Env {
         let node = graph.add_node::<T>();
         let operator = graph.add_operator("source");
         let source = Arc::new(source);
+        graph.source_stages += 1;
         graph.stages.push(Arc::new(move |builder| {
             enter(operator);
             let shards = builder.context.shards;
-            let split = source.split(builder.shard(), shards);
+            let split = source_split(&*source, builder, operator);
             let pace = SourcePace {
                 rate_per_shard: source.rate_limit().map(|rate| rate / shards as f64),
                 idle_timeout: source.idle_timeout(),

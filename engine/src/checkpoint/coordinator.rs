@@ -34,13 +34,23 @@ impl BarrierRequest {
     }
 }
 
-/// A stage's acknowledgement: its snapshot for a checkpoint, or (when `finished`) the
-/// commits of its last stretch of output at the end of its input.
+/// What a stage tells the coordinator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AckKind {
+    /// Its snapshot for a checkpoint.
+    Snapshot,
+    /// It reached the end of its input; the snapshot holds its sinks' last files.
+    Finished,
+    /// (A source stage) it reached the position where the job stops with a savepoint.
+    AtCut,
+}
+
+/// A stage's acknowledgement.
 #[derive(Debug)]
 pub(crate) struct Ack {
     pub(crate) shard: usize,
     pub(crate) stage: usize,
-    pub(crate) finished: bool,
+    pub(crate) kind: AckKind,
     pub(crate) snapshot: StageSnapshot,
 }
 
@@ -49,6 +59,17 @@ struct Pending {
     id: u64,
     started: Instant,
     acks: Vec<Ack>,
+    /// Whether it is the savepoint the job stops with.
+    savepoint: bool,
+}
+
+/// Where the sources of this run read from and stop, recorded in every manifest.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SourceRange {
+    /// The global source position this run's splits start at (0, or a savepoint's cut).
+    pub(crate) from: u64,
+    /// The position the job stops at with a savepoint, if it does.
+    pub(crate) cut: Option<u64>,
 }
 
 /// Collects acknowledgements and completes checkpoints; see the module docs.
@@ -62,6 +83,11 @@ pub(crate) struct Coordinator {
     pub(crate) expected: usize,
     pub(crate) shards: u32,
     pub(crate) max_key_groups: u32,
+    /// Source stages in the job (one per shard each): how many report reaching the cut.
+    pub(crate) sources: usize,
+    pub(crate) range: SourceRange,
+    /// Where the job's savepoint goes, if it stops with one.
+    pub(crate) savepoint: Option<Arc<dyn Storage>>,
     /// The newest checkpoint id used (the restored one, or 0).
     pub(crate) last_id: u64,
     pub(crate) stats: CheckpointStats,
@@ -76,15 +102,22 @@ impl Coordinator {
     pub(crate) fn run(mut self, acks: Receiver<Ack>) -> CheckpointStats {
         let mut pending: Option<Pending> = None;
         let mut finals: Vec<Ack> = Vec::new();
+        let mut at_cut = 0;
         let mut next_trigger = Instant::now() + self.config.interval;
         loop {
+            // Once every source stands at the cut, the savepoint is due at once.
+            let savepoint_due = self.savepoint.is_some() && at_cut == self.sources;
+            if savepoint_due {
+                next_trigger = Instant::now();
+            }
             let wait = if pending.is_none() && finals.is_empty() {
                 next_trigger.saturating_duration_since(Instant::now())
             } else {
                 Duration::from_secs(3600)
             };
             match acks.recv_timeout(wait) {
-                Ok(ack) if ack.finished => {
+                Ok(ack) if ack.kind == AckKind::AtCut => at_cut += 1,
+                Ok(ack) if ack.kind == AckKind::Finished => {
                     finals.push(ack);
                     if finals.len() == self.expected {
                         if let Some(abandoned) = pending.take() {
@@ -104,7 +137,11 @@ impl Coordinator {
                     current.acks.push(ack);
                     if current.acks.len() == self.expected {
                         if let Some(done) = pending.take() {
-                            self.complete(done);
+                            let savepoint = done.savepoint;
+                            if self.complete(done) && savepoint {
+                                self.control.stop();
+                                return self.stats;
+                            }
                         }
                         next_trigger = Instant::now() + self.config.interval;
                     }
@@ -119,6 +156,7 @@ impl Coordinator {
                             id: self.last_id,
                             started: Instant::now(),
                             acks: Vec::with_capacity(self.expected),
+                            savepoint: savepoint_due,
                         });
                     }
                 }
@@ -127,12 +165,17 @@ impl Coordinator {
         }
     }
 
-    /// Writes checkpoint `pending`'s files and manifest, then commits its sinks' output.
-    fn complete(&mut self, pending: Pending) {
+    /// Writes checkpoint `pending`'s files and manifest (into the savepoint folder for the
+    /// savepoint), then commits its sinks' output; whether it completed.
+    fn complete(&mut self, pending: Pending) -> bool {
         let id = pending.id;
         let mut commits = std::mem::take(&mut self.carried);
         commits.extend(commits_of(&pending.acks));
-        match self.write(id, pending.acks, commits.clone(), false) {
+        let storage = match (&self.savepoint, pending.savepoint) {
+            (Some(savepoint), true) => savepoint.clone(),
+            _ => self.storage.clone(),
+        };
+        match self.write(&*storage, id, pending.acks, commits.clone(), false) {
             Ok(bytes) => {
                 self.stats.completed += 1;
                 self.stats.bytes_written += bytes;
@@ -140,14 +183,20 @@ impl Coordinator {
                 tracing::debug!(checkpoint = id, bytes, "checkpoint complete");
                 crash_point("before-sink-commit");
                 self.commit(&commits);
-                self.retire(id);
+                if pending.savepoint {
+                    self.stats.savepoint = Some(id);
+                } else {
+                    self.retire(id);
+                }
                 self.metrics
                     .checkpoints_completed
                     .fetch_add(1, Ordering::AcqRel);
+                true
             }
             Err(error) => {
                 self.carried = commits;
                 self.failed(id, error);
+                false
             }
         }
     }
@@ -159,7 +208,8 @@ impl Coordinator {
         let started = Instant::now();
         let mut commits = std::mem::take(&mut self.carried);
         commits.extend(commits_of(&finals));
-        match self.write(id, Vec::new(), commits.clone(), true) {
+        let storage = self.storage.clone();
+        match self.write(&*storage, id, Vec::new(), commits.clone(), true) {
             Ok(bytes) => {
                 self.stats.completed += 1;
                 self.stats.bytes_written += bytes;
@@ -179,6 +229,7 @@ impl Coordinator {
     /// Writes the stage files and the manifest; returns the bytes written.
     fn write(
         &self,
+        storage: &dyn Storage,
         id: u64,
         acks: Vec<Ack>,
         commits: Vec<String>,
@@ -199,13 +250,13 @@ impl Coordinator {
             let io = |e| CheckpointError::Io(name.clone(), e);
             if visit_is_armed("mid-state-write") {
                 // Half a file on disk, then the crash.
-                self.storage
+                storage
                     .write(&name, &bytes[..bytes.len() / 2])
                     .map_err(io)?;
                 crash_now("mid-state-write");
             }
-            self.storage.write(&name, &bytes).map_err(io)?;
-            self.storage.sync(&name).map_err(io)?;
+            storage.write(&name, &bytes).map_err(io)?;
+            storage.sync(&name).map_err(io)?;
             written += bytes.len() as u64;
             files.push((name, bytes.len() as u64));
         }
@@ -216,8 +267,10 @@ impl Coordinator {
             finished,
             files,
             commits,
+            source_from: self.range.from,
+            cut: self.range.cut,
         };
-        Ok(written + manifest.write(&*self.storage)?)
+        Ok(written + manifest.write(storage)?)
     }
 
     /// A checkpoint failed: remove what it wrote and apply the failure policy.

@@ -41,6 +41,12 @@ pub struct Manifest {
     pub files: Vec<(String, u64)>,
     /// The transactional sinks' pending files this checkpoint commits (absolute paths).
     pub commits: Vec<String>,
+    /// The global source position the run's splits started at (0, or the cut of the
+    /// savepoint it resumed from): a restore splits the sources the same way.
+    pub source_from: u64,
+    /// For a savepoint: the global source position every source stopped at, where a job
+    /// resuming from it starts (on any shard count).
+    pub cut: Option<u64>,
 }
 
 impl Manifest {
@@ -123,7 +129,9 @@ mod tests {
             max_key_groups: 128,
             finished: false,
             files: vec![(state_file_name(id, 0, 1), 3)],
-            commits: vec!["/out/part-00000-0000000001.pending".into()],
+            commits: vec!["/out/.part-0000000001-00000.pending".into()],
+            source_from: 0,
+            cut: None,
         }
     }
 

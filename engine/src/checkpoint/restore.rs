@@ -19,11 +19,41 @@ pub(crate) struct RestorePoint {
     pub(crate) finished: bool,
     /// The shard count it was taken with.
     pub(crate) shards: u32,
+    /// Whether it is a savepoint being resumed from: the sources start at its cut, on any
+    /// shard count, rather than at their splits' offsets.
+    pub(crate) rescalable: bool,
+    /// The global source position the run that took it started at.
+    source_from: u64,
+    /// For a savepoint: where the sources stopped.
+    cut: Option<u64>,
     /// Per operator, each old shard's encoded state.
     parts: HashMap<u32, Vec<(u32, Vec<u8>)>>,
 }
 
 impl RestorePoint {
+    /// Where the resumed run's sources start: a savepoint's cut, or where the checkpointed
+    /// run started.
+    pub(crate) fn source_from(&self) -> u64 {
+        if self.rescalable {
+            self.cut.unwrap_or(0)
+        } else {
+            self.source_from
+        }
+    }
+
+    /// This checkpoint as a savepoint to resume from on any shard count; an error if it is
+    /// not one (it has no cut).
+    pub(crate) fn into_savepoint(mut self) -> Result<Self, CheckpointError> {
+        if self.cut.is_none() {
+            return Err(CheckpointError::Incompatible {
+                checkpoint: self.checkpoint,
+                why: "it is a checkpoint, not a savepoint (no stop position)".into(),
+            });
+        }
+        self.rescalable = true;
+        Ok(self)
+    }
+
     /// Every old shard's state of `operator` (a keyed operator keeps the keys it now owns).
     pub(crate) fn parts(&self, operator: u32) -> impl Iterator<Item = &[u8]> {
         self.parts
@@ -118,6 +148,9 @@ fn load(storage: &dyn Storage, id: u64) -> Result<RestorePoint, CheckpointError>
         checkpoint: id,
         finished: manifest.finished,
         shards: manifest.shards,
+        rescalable: false,
+        source_from: manifest.source_from,
+        cut: manifest.cut,
         parts,
     })
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
-use super::coordinator::{Ack, BarrierRequest};
+use super::coordinator::{Ack, AckKind, BarrierRequest, SourceRange};
 use super::restore::RestorePoint;
 use super::StageSnapshot;
 
@@ -16,6 +16,8 @@ pub(crate) struct ShardCheckpoints {
     acks: Sender<Ack>,
     /// The checkpoint the job resumed from, if any.
     pub(crate) restore: Option<Arc<RestorePoint>>,
+    /// The global positions this run's sources read.
+    pub(crate) range: SourceRange,
     /// Files the shard's transactional sinks closed at the end of their input, to commit with
     /// the final checkpoint.
     final_commits: RefCell<Vec<PathBuf>>,
@@ -26,11 +28,13 @@ impl ShardCheckpoints {
         request: Arc<BarrierRequest>,
         acks: Sender<Ack>,
         restore: Option<Arc<RestorePoint>>,
+        range: SourceRange,
     ) -> Self {
         Self {
             request,
             acks,
             restore,
+            range,
             final_commits: RefCell::default(),
         }
     }
@@ -40,8 +44,18 @@ impl ShardCheckpoints {
         let _ = self.acks.send(Ack {
             shard,
             stage,
-            finished: false,
+            kind: AckKind::Snapshot,
             snapshot,
+        });
+    }
+
+    /// Tells the coordinator that this source stage stands at the cut the job stops at.
+    pub(crate) fn at_cut(&self, shard: usize, stage: usize) {
+        let _ = self.acks.send(Ack {
+            shard,
+            stage,
+            kind: AckKind::AtCut,
+            snapshot: StageSnapshot::default(),
         });
     }
 
@@ -53,7 +67,7 @@ impl ShardCheckpoints {
         let _ = self.acks.send(Ack {
             shard,
             stage,
-            finished: true,
+            kind: AckKind::Finished,
             snapshot,
         });
     }

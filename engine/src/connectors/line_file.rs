@@ -41,10 +41,24 @@ where
     F: Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static,
 {
     fn split(&self, shard: usize, shards: usize) -> Box<dyn SourceSplit<T>> {
+        self.split_range(shard, shards, 0..u64::MAX)
+            .expect("a line file splits any byte range")
+    }
+
+    /// Positions are byte offsets: the split reads the lines that start in its share of
+    /// `positions`.
+    fn split_range(
+        &self,
+        shard: usize,
+        shards: usize,
+        positions: std::ops::Range<u64>,
+    ) -> Option<Box<dyn SourceSplit<T>>> {
         let size = std::fs::metadata(&*self.path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", self.path.display()))
             .len();
-        let part = |i: usize| (u128::from(size) * i as u128 / shards as u128) as u64;
+        let (first, last) = (positions.start.min(size), positions.end.min(size));
+        let part =
+            |i: usize| first + (u128::from(last - first) * i as u128 / shards as u128) as u64;
         let (start, end) = (part(shard), part(shard + 1));
         let mut split = LineSplit {
             path: self.path.clone(),
@@ -57,7 +71,7 @@ where
         };
         split.next = split.first_line_at_or_after(start);
         split.start = split.next;
-        Box::new(split)
+        Some(Box::new(split))
     }
 
     fn rate_limit(&self) -> Option<f64> {

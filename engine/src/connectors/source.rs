@@ -8,6 +8,22 @@ pub trait Source<T>: Send + Sync + 'static {
     /// The part of the input that `shard` (of `shards`) reads.
     fn split(&self, shard: usize, shards: usize) -> Box<dyn SourceSplit<T>>;
 
+    /// The part of the records at global positions `positions` that `shard` (of `shards`)
+    /// reads, where a position is the source's own measure of progress through its whole
+    /// input (a record index, a byte offset), the same on every shard count. Savepoints need
+    /// it: a job stops with every source at one position, and a job resuming from there, on
+    /// any shard count, reads the positions after it. `None` (the default) if the source
+    /// cannot.
+    fn split_range(
+        &self,
+        shard: usize,
+        shards: usize,
+        positions: Range<u64>,
+    ) -> Option<Box<dyn SourceSplit<T>>> {
+        let _ = (shard, shards, positions);
+        None
+    }
+
     /// The most records per second the whole source may emit (over all shards), if limited.
     fn rate_limit(&self) -> Option<f64> {
         None
@@ -40,7 +56,7 @@ fn shard_range(count: u64, shard: usize, shards: usize) -> Range<u64> {
 }
 
 /// A deterministic source of `count` records: record `i` is `f(i)`. Shards read contiguous
-/// index ranges; the offset is the next index.
+/// index ranges; the offset is the next index; a record's position is its index.
 #[derive(Clone)]
 pub struct Generator<F> {
     count: u64,
@@ -70,13 +86,27 @@ where
     F: Fn(u64) -> T + Clone + Send + Sync + 'static,
 {
     fn split(&self, shard: usize, shards: usize) -> Box<dyn SourceSplit<T>> {
-        let range = shard_range(self.count, shard, shards);
-        Box::new(GeneratorSplit {
-            start: range.start,
-            next: range.start,
-            end: range.end,
+        self.split_range(shard, shards, 0..u64::MAX)
+            .expect("a generator splits any range")
+    }
+
+    fn split_range(
+        &self,
+        shard: usize,
+        shards: usize,
+        positions: Range<u64>,
+    ) -> Option<Box<dyn SourceSplit<T>>> {
+        let (first, last) = (
+            positions.start.min(self.count),
+            positions.end.min(self.count),
+        );
+        let range = shard_range(last.saturating_sub(first), shard, shards);
+        Some(Box::new(GeneratorSplit {
+            start: first + range.start,
+            next: first + range.start,
+            end: first + range.end,
             f: self.f.clone(),
-        })
+        }))
     }
 
     fn rate_limit(&self) -> Option<f64> {
@@ -128,6 +158,17 @@ impl<T: Clone + Send + Sync + 'static> Source<T> for Collection<T> {
         let items = self.items.clone();
         let generator = Generator::new(items.len() as u64, move |i| items[i as usize].clone());
         generator.split(shard, shards)
+    }
+
+    fn split_range(
+        &self,
+        shard: usize,
+        shards: usize,
+        positions: Range<u64>,
+    ) -> Option<Box<dyn SourceSplit<T>>> {
+        let items = self.items.clone();
+        let generator = Generator::new(items.len() as u64, move |i| items[i as usize].clone());
+        generator.split_range(shard, shards, positions)
     }
 }
 

@@ -46,6 +46,8 @@ pub(crate) struct Graph {
     /// What each transactional sink does before the job starts, given the checkpoint it
     /// resumes from (0: none): drop output that checkpoint does not cover.
     pub(crate) sink_recovery: Vec<SinkRecovery>,
+    /// How many stages are sources.
+    pub(crate) source_stages: usize,
 }
 
 /// A transactional sink's clean-up before a (re)start.

@@ -10,7 +10,7 @@ use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
 use super::stage::guard;
 use super::{JobControl, ShardContext};
-use crate::checkpoint::coordinator::{BarrierRequest, Coordinator};
+use crate::checkpoint::coordinator::{BarrierRequest, Coordinator, SourceRange};
 use crate::checkpoint::restore::{self, RestorePoint};
 use crate::checkpoint::shard::ShardCheckpoints;
 use crate::checkpoint::{CheckpointConfig, CheckpointStats, Storage};
@@ -71,7 +71,9 @@ impl JobHandle {
     pub fn join(mut self) -> Result<JobReport, JobError> {
         self.join_shards();
         let checkpoints = self.join_coordinator();
-        if let Some(failure) = self.control.take_failure() {
+        let failure = self.control.take_failure();
+        // A job stopped with its savepoint ended as asked (its shards saw a cancellation).
+        if let Some(failure) = failure.filter(|_| !self.control.is_stopped()) {
             return Err(failure);
         }
         Ok(JobReport {
@@ -156,6 +158,13 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
             }
             let (acks, received) = std::sync::mpsc::channel();
             let request = Arc::new(BarrierRequest::default());
+            let range = SourceRange {
+                from: prepared
+                    .restore
+                    .as_ref()
+                    .map_or(0, RestorePoint::source_from),
+                cut: checkpointing.stop_at.as_ref().map(|(_, at)| *at),
+            };
             let coordinator = Coordinator {
                 storage: prepared.storage,
                 config: checkpointing.clone(),
@@ -165,6 +174,9 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
                 expected: shards * graph.stages.len(),
                 shards: shards as u32,
                 max_key_groups: config.max_key_groups,
+                sources: shards * graph.source_stages,
+                range,
+                savepoint: prepared.savepoint,
                 last_id: prepared
                     .restore
                     .as_ref()
@@ -180,7 +192,7 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
                 .spawn(move || coordinator.run(received))
                 .map_err(|e| JobError::Checkpoint(format!("cannot start the coordinator: {e}")))?;
             handle.coordinator = Some(thread);
-            Some((request, acks, prepared.restore.map(Arc::new)))
+            Some((request, acks, prepared.restore.map(Arc::new), range))
         }
     };
 
@@ -197,7 +209,7 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
 
     let resumed = checkpoints
         .as_ref()
-        .and_then(|(_, _, restore)| restore.as_ref())
+        .and_then(|(_, _, restore, _)| restore.as_ref())
         .map_or(0, |point| point.checkpoint);
     for recover in &graph.sink_recovery {
         recover(resumed)
@@ -212,9 +224,9 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
             .io_memory(config.io_memory)
             .spin_before_park(config.spin_before_park);
         let graph = graph.clone();
-        let link = checkpoints
-            .as_ref()
-            .map(|(request, acks, restore)| (request.clone(), acks.clone(), restore.clone()));
+        let link = checkpoints.as_ref().map(|(request, acks, restore, range)| {
+            (request.clone(), acks.clone(), restore.clone(), *range)
+        });
         let parts = (
             config.clone(),
             control.clone(),
@@ -223,8 +235,9 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
         );
         let spawned = executor.spawn(move || async move {
             let (config, control, metrics, operator_names) = parts;
-            let checkpoints =
-                link.map(|(request, acks, restore)| ShardCheckpoints::new(request, acks, restore));
+            let checkpoints = link.map(|(request, acks, restore, range)| {
+                ShardCheckpoints::new(request, acks, restore, range)
+            });
             let context = Rc::new(ShardContext {
                 shard,
                 shards,
@@ -290,22 +303,40 @@ async fn run_shard(
     }
 }
 
-/// The checkpoint storage, opened and locked, and the checkpoint to resume from.
+/// The checkpoint storage, opened and locked, the checkpoint to resume from, and where the
+/// savepoint goes if the job stops with one.
 struct PreparedCheckpoints {
     storage: Arc<dyn Storage>,
     restore: Option<RestorePoint>,
+    savepoint: Option<Arc<dyn Storage>>,
 }
 
-/// Opens the checkpoint folder, finds the checkpoint to resume from (if told to) and checks
-/// that this job can resume from it.
+/// Opens the checkpoint folder, finds the checkpoint to resume from (the newest complete
+/// one if told to restore, else the savepoint if given one) and checks that this job can
+/// resume from it.
 fn prepare_checkpoints(
     checkpointing: &CheckpointConfig,
     config: &JobConfig,
 ) -> Result<PreparedCheckpoints, JobError> {
     let failed = |e: crate::checkpoint::CheckpointError| JobError::Checkpoint(e.to_string());
     let storage = checkpointing.open_storage().map_err(failed)?;
-    let restore = if checkpointing.restore {
+    let savepoint = match &checkpointing.stop_at {
+        Some((dir, _)) => Some(open_savepoint_folder(dir, true)?),
+        None => None,
+    };
+    let from_checkpoint = if checkpointing.restore {
         restore::recover(&*storage).map_err(failed)?
+    } else {
+        None
+    };
+    let restore = if from_checkpoint.is_some() {
+        from_checkpoint
+    } else if let Some(dir) = &checkpointing.from_savepoint {
+        let folder = open_savepoint_folder(dir, false)?;
+        let point = restore::recover(&*folder).map_err(failed)?.ok_or_else(|| {
+            JobError::Checkpoint(format!("{} holds no complete savepoint", dir.display()))
+        })?;
+        Some(point.into_savepoint().map_err(failed)?)
     } else {
         if let Some(newest) = restore::newest(&*storage).map_err(failed)? {
             return Err(JobError::Checkpoint(format!(
@@ -316,14 +347,39 @@ fn prepare_checkpoints(
         }
         None
     };
-    if let Some(point) = restore.as_ref().filter(|point| !point.finished) {
+    if let Some(point) = restore
+        .as_ref()
+        .filter(|point| !point.finished && !point.rescalable)
+    {
         if point.shards as usize != config.shards {
             return Err(JobError::Checkpoint(format!(
                 "checkpoint {} was taken with {} shards and this job has {}: a checkpoint \
-                 resumes with the same shard count",
+                 resumes with the same shard count (a savepoint resumes with any)",
                 point.checkpoint, point.shards, config.shards
             )));
         }
     }
-    Ok(PreparedCheckpoints { storage, restore })
+    Ok(PreparedCheckpoints {
+        storage,
+        restore,
+        savepoint,
+    })
+}
+
+/// Opens a savepoint folder: empty, to write one (`fresh`), or holding one, to read it.
+fn open_savepoint_folder(dir: &std::path::Path, fresh: bool) -> Result<Arc<dyn Storage>, JobError> {
+    let failed = |e: crate::checkpoint::CheckpointError| JobError::Checkpoint(e.to_string());
+    let folder = crate::checkpoint::FsStorage::open(dir).map_err(|e| {
+        failed(crate::checkpoint::CheckpointError::Io(
+            dir.display().to_string(),
+            e,
+        ))
+    })?;
+    if fresh && restore::newest(&folder).map_err(failed)?.is_some() {
+        return Err(JobError::Checkpoint(format!(
+            "the savepoint folder {} already holds a savepoint: choose an empty folder",
+            dir.display()
+        )));
+    }
+    Ok(Arc::new(folder))
 }

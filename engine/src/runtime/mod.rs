@@ -12,7 +12,7 @@ mod throttle;
 pub(crate) use async_io::{async_stage, AsyncOperator};
 pub(crate) use job::start;
 pub use job::{JobHandle, JobReport};
-pub(crate) use stage::{receiver_stage, source_stage, two_input_stage, SourcePace};
+pub(crate) use stage::{receiver_stage, source_split, source_stage, two_input_stage, SourcePace};
 pub use throttle::Throttle;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +34,8 @@ pub async fn sleep(duration: std::time::Duration) {
 #[derive(Debug, Default)]
 pub(crate) struct JobControl {
     cancelled: AtomicBool,
+    /// The job stopped, as asked, after taking its savepoint.
+    stopped: AtomicBool,
     failure: Mutex<Option<JobError>>,
 }
 
@@ -41,6 +43,18 @@ impl JobControl {
     /// Asks every shard to stop.
     pub(crate) fn cancel(&self) {
         self.cancelled.store(true, Ordering::Release);
+    }
+
+    /// Stops the job after its savepoint: the shards end as if cancelled, and the job
+    /// reports success.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.cancel();
+    }
+
+    /// Whether the job was stopped with a savepoint.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
     }
 
     /// Whether the job is stopping.

@@ -21,7 +21,7 @@ use super::throttle::Throttle;
 use super::ShardContext;
 use crate::checkpoint::crash::crash_point;
 use crate::checkpoint::StageSnapshot;
-use crate::connectors::SourceSplit;
+use crate::connectors::{Source, SourceSplit};
 use crate::error::JobError;
 use crate::exchange::channel::Inbound;
 use crate::exchange::gate::{Gate, Input};
@@ -63,18 +63,49 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// This shard's split of `source`: all of it, or the positions this run reads when it
+/// resumes from a savepoint or stops at one.
+pub(crate) fn source_split<T: 'static>(
+    source: &dyn Source<T>,
+    builder: &ShardBuilder,
+    operator: OperatorId,
+) -> Result<Box<dyn SourceSplit<T>>, JobError> {
+    let context = &builder.context;
+    let range = context
+        .checkpoints
+        .as_ref()
+        .map(|checkpoints| checkpoints.range)
+        .unwrap_or_default();
+    let positions = range.from..range.cut.unwrap_or(u64::MAX);
+    if positions == (0..u64::MAX) {
+        return Ok(source.split(context.shard, context.shards));
+    }
+    source
+        .split_range(context.shard, context.shards, positions)
+        .ok_or_else(|| {
+            JobError::Config(format!(
+                "source `{}` cannot start or stop at a position, which savepoints need",
+                context.operator_names[operator.0 as usize]
+            ))
+        })
+}
+
 /// The stage of a source on this shard: reads `split` and pushes into the chain `head` makes.
 pub(crate) fn source_stage<T: Data>(
     builder: &mut ShardBuilder,
     operator: OperatorId,
-    split: Box<dyn SourceSplit<T>>,
+    split: Result<Box<dyn SourceSplit<T>>, JobError>,
     pace: SourcePace,
     head: impl FnOnce(&mut ShardBuilder) -> BoxOutput<T>,
 ) -> StageTask {
-    let mut split = split;
-    if let Err(error) = restore_offset(builder, operator, &mut *split) {
-        return Box::pin(async move { Err(error) });
-    }
+    let split = split.and_then(|mut split| {
+        restore_offset(builder, operator, &mut *split)?;
+        Ok(split)
+    });
+    let split = match split {
+        Ok(split) => split,
+        Err(error) => return Box::pin(async move { Err(error) }),
+    };
     let (chain, parts) = builder.stage_chain(head);
     let stage = Stage::new(builder, chain, parts);
     Box::pin(stage.run_source(operator, split, pace))
@@ -87,11 +118,13 @@ fn restore_offset<T>(
     split: &mut dyn SourceSplit<T>,
 ) -> Result<(), JobError> {
     let context = &builder.context;
-    let Some(point) = context
+    // A savepoint's splits are those of another shard count: its sources start at its
+    // cut, through `source_split`, not at offsets.
+    let restored = context
         .checkpoints
         .as_ref()
-        .and_then(|c| c.restore.as_ref())
-    else {
+        .and_then(|c| c.restore.as_ref());
+    let Some(point) = restored.filter(|point| !point.rescalable) else {
         return Ok(());
     };
     let restore_error = |why: String| {
@@ -209,14 +242,7 @@ impl<T: Data> Stage<BoxOutput<T>> {
             if self.context.control.is_cancelled() {
                 return Err(JobError::Cancelled);
             }
-            if let Some(checkpoints) = &self.context.checkpoints {
-                let requested = checkpoints.request.requested();
-                if requested > injected {
-                    injected = requested;
-                    let offset = split.offset();
-                    self.checkpoint(requested, |snapshot| snapshot.add(operator.0, &offset))?;
-                }
-            }
+            self.inject_due_barrier(operator, &*split, &mut injected)?;
             let max = match throttle.as_ref().map(|t| t.due(batch_size)) {
                 None => batch_size,
                 Some(Ok(due)) => due,
@@ -240,6 +266,14 @@ impl<T: Data> Stage<BoxOutput<T>> {
                 if !batch.is_empty() {
                     guard(&self.context, || self.chain.push(batch))?;
                 }
+                let stopping = self
+                    .context
+                    .checkpoints
+                    .as_ref()
+                    .is_some_and(|c| c.range.cut.is_some());
+                if stopping {
+                    return self.wait_at_cut(operator, &*split, injected).await;
+                }
                 return self.finish().await;
             }
             if batch.is_empty() {
@@ -259,6 +293,50 @@ impl<T: Data> Stage<BoxOutput<T>> {
             announced_idle = false;
             guard(&self.context, || self.chain.push(batch))?;
             self.after_batch().await?;
+        }
+    }
+
+    /// Sends barrier `n` down the chain if the coordinator asks for a newer one than the
+    /// split has seen, with the split's offset.
+    fn inject_due_barrier(
+        &mut self,
+        operator: OperatorId,
+        split: &dyn SourceSplit<T>,
+        injected: &mut u64,
+    ) -> Result<(), JobError> {
+        let Some(checkpoints) = &self.context.checkpoints else {
+            return Ok(());
+        };
+        let requested = checkpoints.request.requested();
+        if requested > *injected {
+            *injected = requested;
+            let offset = split.offset();
+            self.checkpoint(requested, |snapshot| snapshot.add(operator.0, &offset))?;
+        }
+        Ok(())
+    }
+
+    /// The split stands at the position where the job stops with a savepoint: say so, then
+    /// pass on the barriers the coordinator asks for (the savepoint's among them) without
+    /// ending the stream, until the coordinator stops the job.
+    async fn wait_at_cut(
+        mut self,
+        operator: OperatorId,
+        split: &dyn SourceSplit<T>,
+        mut injected: u64,
+    ) -> Result<(), JobError> {
+        self.flush().await?;
+        if let Some(checkpoints) = &self.context.checkpoints {
+            checkpoints.at_cut(self.context.shard, self.index);
+        }
+        loop {
+            if self.context.control.is_cancelled() {
+                return Err(JobError::Cancelled);
+            }
+            self.inject_due_barrier(operator, split, &mut injected)?;
+            self.flush().await?;
+            self.fire_timers()?;
+            glommio::timer::sleep(QUIET_POLL).await;
         }
     }
 

@@ -1,0 +1,190 @@
+//! Savepoints: a job stopped with a savepoint on 4 shards and resumed from it on 2 and on 3
+//! gives exactly the output of a run that was never stopped — keyed running counts, event-
+//! time tumbling windows (open windows travel in the savepoint) and a keyed process function
+//! with timers and named keyed state, each key's state moving with its key group.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tidewater::operators::window::tumbling;
+use tidewater::operators::{Context, KeyedProcessFunction, TimeDomain};
+use tidewater::prelude::*;
+use tidewater::state::{KeyedStates, ValueState};
+use tidewater::JobHandle;
+use tidewater_tests::join_within;
+
+const LIMIT: Duration = Duration::from_secs(60);
+const EVENTS: u64 = 40_000;
+const KEYS: u64 = 61;
+/// Where the first run stops: record index (and event time, in ms).
+const CUT: u64 = 17_321;
+
+/// Record `i`: its key, and its event time `i` ms.
+fn record(i: u64) -> (u64, i64) {
+    ((i * 7 + i / 13) % KEYS, i as i64)
+}
+
+/// Per key, an event-time timer at the end of each second it has records in; each firing
+/// emits (key, timer, how many timers of the key fired so far), counted in keyed state.
+#[derive(Clone, Default)]
+struct Seconds {
+    fired: ValueState<u64, u64>,
+}
+
+impl KeyedProcessFunction<u64, (u64, i64), (u64, i64, u64)> for Seconds {
+    fn states(&mut self, states: &mut KeyedStates<'_, u64>) {
+        states.register("fired", &mut self.fired);
+    }
+
+    fn process_element(&mut self, record: (u64, i64), ctx: &mut Context<'_, u64, (u64, i64, u64)>) {
+        ctx.register_event_time_timer((record.1 / 1000 + 1) * 1000);
+    }
+
+    fn on_timer(
+        &mut self,
+        time: Timestamp,
+        _: TimeDomain,
+        ctx: &mut Context<'_, u64, (u64, i64, u64)>,
+    ) {
+        let fired = self.fired.get_or_insert_with(ctx, || 0);
+        *fired += 1;
+        let fired = *fired;
+        ctx.emit((*ctx.key(), time, fired));
+    }
+}
+
+fn lines<T: std::fmt::Debug>(record: &T, buffer: &mut Vec<u8>) {
+    buffer.extend_from_slice(format!("{record:?}\n").as_bytes());
+}
+
+/// Builds and starts the job on `shards` with `checkpoints`, writing under `out`.
+fn start(out: &Path, shards: usize, checkpoints: CheckpointConfig) -> JobHandle {
+    let env = Env::new(
+        JobConfig::default()
+            .shards(shards)
+            .pinning(Pinning::Never)
+            .checkpointing(checkpoints.interval(Duration::from_millis(30))),
+    );
+    let records = env
+        .from_source(Generator::new(EVENTS, record).rate_limited(60_000.0))
+        .assign_timestamps(|record: &(u64, i64)| record.1, 0);
+    let keyed = records.key_by(|record: &(u64, i64)| record.0);
+    keyed
+        .count()
+        .sink_to_files(FileSink::new(out.join("counts"), lines::<(u64, u64)>));
+    keyed
+        .window(tumbling(Duration::from_millis(1000)))
+        .aggregate(tidewater::operators::Count)
+        .map(|w| (w.key, w.window.start, w.value))
+        .sink_to_files(FileSink::new(out.join("windows"), lines::<(u64, i64, u64)>));
+    keyed
+        .process(Seconds::default())
+        .sink_to_files(FileSink::new(out.join("timers"), lines::<(u64, i64, u64)>));
+    env.execute_async().unwrap()
+}
+
+/// Each output folder's committed lines, sorted.
+fn output(out: &Path) -> Vec<Vec<String>> {
+    ["counts", "windows", "timers"]
+        .iter()
+        .map(|name| {
+            let mut all = Vec::new();
+            for entry in std::fs::read_dir(out.join(name)).unwrap() {
+                let path = entry.unwrap().path();
+                if path
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("part-")
+                {
+                    all.extend(
+                        std::fs::read_to_string(path)
+                            .unwrap()
+                            .lines()
+                            .map(String::from),
+                    );
+                }
+            }
+            all.sort();
+            all
+        })
+        .collect()
+}
+
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_savepoint_on_4_shards_resumes_on_2_and_3_with_the_unscaled_result() {
+    let dir: PathBuf = std::env::temp_dir().join(format!("tw-savepoint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let reference = join_within(
+        start(
+            &dir.join("reference"),
+            4,
+            CheckpointConfig::new(dir.join("reference-ck")),
+        ),
+        LIMIT,
+    )
+    .unwrap();
+    assert_eq!(reference.source_records, EVENTS);
+    let expected = output(&dir.join("reference"));
+    assert!(expected.iter().all(|lines| !lines.is_empty()));
+
+    let stopped = join_within(
+        start(
+            &dir.join("first"),
+            4,
+            CheckpointConfig::new(dir.join("first-ck"))
+                .stop_with_savepoint(dir.join("savepoint"), CUT),
+        ),
+        LIMIT,
+    )
+    .unwrap();
+    assert_eq!(stopped.source_records, CUT, "the sources stop at the cut");
+    let savepoint = stopped
+        .checkpoints
+        .savepoint
+        .expect("a savepoint was taken");
+
+    for shards in [2, 3] {
+        let out = dir.join(format!("resumed-{shards}"));
+        copy_folder(&dir.join("first"), &out);
+        let resumed = join_within(
+            start(
+                &out,
+                shards,
+                CheckpointConfig::new(dir.join(format!("resumed-{shards}-ck")))
+                    .from_savepoint(dir.join("savepoint")),
+            ),
+            LIMIT,
+        )
+        .unwrap();
+        assert_eq!(resumed.checkpoints.restored_from, Some(savepoint));
+        assert_eq!(resumed.source_records, EVENTS - CUT);
+        let got = output(&out);
+        for ((name, got), expected) in ["counts", "windows", "timers"]
+            .iter()
+            .zip(&got)
+            .zip(&expected)
+        {
+            assert!(
+                got == expected,
+                "{name} on {shards} shards: {} lines, expected {}",
+                got.len(),
+                expected.len()
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
