@@ -30,6 +30,7 @@ pub struct JobConfig {
     pub(crate) buffer_timeout: Duration,
     pub(crate) io_memory: usize,
     pub(crate) checkpointing: Option<CheckpointConfig>,
+    pub(crate) state_dir: std::path::PathBuf,
 }
 
 impl Default for JobConfig {
@@ -44,6 +45,7 @@ impl Default for JobConfig {
             buffer_timeout: Duration::from_micros(100),
             io_memory: 64 << 10,
             checkpointing: None,
+            state_dir: std::env::temp_dir().join("tidewater-state"),
         }
     }
 }
@@ -103,6 +105,13 @@ impl JobConfig {
     /// Takes checkpoints as `checkpoints` says (Flink's `enableCheckpointing`). Default: none.
     pub fn checkpointing(mut self, checkpoints: CheckpointConfig) -> Self {
         self.checkpointing = Some(checkpoints);
+        self
+    }
+
+    /// Where memory-mapped state files live (working files, removed when the job ends; the
+    /// durable copy is in the checkpoints). Default: `tidewater-state` in the temp folder.
+    pub fn state_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.state_dir = dir.into();
         self
     }
 

@@ -303,3 +303,90 @@ fn restores_that_cannot_be_right_are_refused() {
     assert_exact(&out, "restart");
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// 40 000 keys once each, then the first 50 keys over and over (in each half of the
+/// records, as each of the two shards generates one half): the memory-mapped store's
+/// checkpoints during the hot part save only the few pages those keys live on, as deltas on
+/// a full image.
+fn mapped_record(i: u64) -> u64 {
+    if i % 40_000 < 20_000 {
+        i
+    } else {
+        i % 50
+    }
+}
+
+const MAPPED_EVENTS: u64 = 80_000;
+
+fn start_mapped(out: &Path, checkpoints: CheckpointConfig, rate: Option<f64>) -> JobHandle {
+    let env = Env::new(
+        JobConfig::default()
+            .shards(2)
+            .pinning(Pinning::Never)
+            .checkpointing(checkpoints),
+    );
+    let source = Generator::new(MAPPED_EVENTS, mapped_record);
+    let source = match rate {
+        Some(rate) => source.rate_limited(rate),
+        None => source,
+    };
+    env.from_source(source)
+        .key_by(|key: &u64| *key)
+        .aggregate_mapped(tidewater::operators::Count)
+        .sink_to_files(FileSink::new(
+            out,
+            |(key, count): &(u64, u64), buffer: &mut Vec<u8>| {
+                buffer.extend_from_slice(format!("{key} {count}\n").as_bytes());
+            },
+        ));
+    env.execute_async().unwrap()
+}
+
+#[test]
+fn a_mapped_store_restores_through_its_delta_chain() {
+    let out = scratch("mapped");
+    let storage = Arc::new(MemoryStorage::new());
+    let handle = start_mapped(&out, config(&storage), Some(40_000.0));
+    let metrics = handle.metrics().clone();
+    wait_until("the hot half", || metrics.source_records() > 60_000);
+    let at_hot_half = metrics.checkpoints_completed();
+    wait_until("checkpoints in the hot half", || {
+        metrics.checkpoints_completed() >= at_hot_half + 3
+    });
+    handle.cancel();
+    assert_eq!(join_within(handle, LIMIT).unwrap_err(), JobError::Cancelled);
+    let newest = Manifest::ids(&*storage).unwrap()[0];
+    let manifest = Manifest::read(&*storage, newest).unwrap();
+    assert!(
+        !manifest.inherited.is_empty(),
+        "the newest checkpoint is a delta on an earlier one's files"
+    );
+    let delta: u64 = manifest.files.iter().map(|(_, size)| size).sum();
+    let base: u64 = manifest.inherited.iter().map(|(_, size)| size).sum();
+    assert!(
+        delta * 4 < base,
+        "the delta ({delta} bytes) is small next to its base ({base})"
+    );
+
+    let report = join_within(
+        start_mapped(&out, config(&storage).restore(true), None),
+        LIMIT,
+    )
+    .unwrap();
+    assert_eq!(report.checkpoints.restored_from, Some(newest));
+    let mut counts = std::collections::HashMap::new();
+    let mut expected: Vec<String> = (0..MAPPED_EVENTS)
+        .map(|i| {
+            let key = mapped_record(i);
+            let count = counts.entry(key).or_insert(0u64);
+            *count += 1;
+            format!("{key} {count}")
+        })
+        .collect();
+    expected.sort();
+    assert!(
+        committed(&out) == expected,
+        "the restored mapped job's output is not exact"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}

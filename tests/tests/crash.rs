@@ -64,6 +64,9 @@ fn committed(output: &Path) -> Vec<String> {
 
 fn job(dir: &Path, input: &Path, restore: bool) -> Command {
     let mut command = Command::new(JOB);
+    if dir.to_string_lossy().contains("mapped") {
+        command.arg("--mapped");
+    }
     command
         .arg("--input")
         .arg(input)
@@ -106,6 +109,19 @@ fn next(seed: &mut u64) -> u64 {
 
 #[test]
 fn sigkill_at_random_moments_loses_and_repeats_nothing() {
+    kill_at_random_moments("random");
+}
+
+/// The same with the counts in the memory-mapped backend, whose checkpoints are deltas of
+/// changed pages on a base: a restore applies the chain.
+#[test]
+fn sigkill_with_mapped_state_loses_and_repeats_nothing() {
+    kill_at_random_moments("random-mapped");
+}
+
+/// Kills the job 24 times at random moments (the seed is printed), then lets it finish;
+/// `name` names the scratch folder (and, containing "mapped", selects the mapped backend).
+fn kill_at_random_moments(name: &str) {
     let mut seed = std::env::var("TIDEWATER_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -115,7 +131,7 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
                 .map_or(1, |d| d.as_nanos() as u64)
         });
     eprintln!("crash test seed: TIDEWATER_SEED={seed}");
-    let dir = scratch("random");
+    let dir = scratch(name);
     let (input, expected) = input(&dir);
     let mut kills = 0;
     for run in 0..24 {

@@ -11,11 +11,12 @@ use crate::exchange::outbox::ByKey;
 use crate::exchange::KeyGroups;
 use crate::operators::window::{DefaultTrigger, WindowAssigner};
 use crate::operators::{
-    restore_keyed_store, AggregateFunction, BoxOutput, Count, KeyedAggregate, KeyedProcess,
-    KeyedProcessFunction, Max, Min, OperatorId, ProcessCore, Reduce, Shared, Sum,
+    AggregateFunction, BoxOutput, Count, KeyedAggregate, KeyedProcess, KeyedProcessFunction, Max,
+    Min, OperatorId, ProcessCore, Reduce, Shared, Sum,
 };
 use crate::plan::{Data, ExchangeId, ShardBuilder};
-use crate::state::{HeapStore, StateData};
+use crate::runtime::ShardContext;
+use crate::state::{restored_heap_store, restored_mmap_store, SavedStore, StateData};
 
 /// A stream partitioned by key (Flink's `KeyedStream`): each key's records are processed on
 /// the one shard that owns the key's key group, in the order that shard receives them.
@@ -120,13 +121,50 @@ where
         self.rolling("reduce", Reduce(f), |_key, reduced| reduced)
     }
 
+    /// [`aggregate`](Self::aggregate) with the accumulators in the memory-mapped state
+    /// backend (a file per shard in [`JobConfig::state_dir`](crate::JobConfig::state_dir)):
+    /// state may exceed memory, reads and updates happen in place in the mapping, and a
+    /// checkpoint writes only the pages changed since the last one. Keys and accumulators
+    /// must be plain fixed-size data (`bytemuck::Pod`: integers, floats, arrays of them,
+    /// `#[repr(C)]` structs deriving `Pod`).
+    pub fn aggregate_mapped<A>(&self, function: A) -> DataStream<(K, A::Out)>
+    where
+        K: bytemuck::Pod,
+        A: AggregateFunction<T>,
+        A::Acc: bytemuck::Pod,
+        A::Out: Data,
+    {
+        self.rolling_in(
+            "aggregate-mapped",
+            function,
+            |key, result| (key, result),
+            restored_mmap_store,
+        )
+    }
+
     /// The keyed rolling aggregation operator behind a new exchange, emitting
-    /// `emit(key, result)` after every record.
+    /// `emit(key, result)` after every record, on the heap backend.
     fn rolling<A, O>(&self, kind: &str, function: A, emit: fn(K, A::Out) -> O) -> DataStream<O>
     where
         A: AggregateFunction<T>,
         A::Acc: StateData,
         O: Data,
+    {
+        self.rolling_in(kind, function, emit, restored_heap_store)
+    }
+
+    /// The keyed rolling aggregation operator, with the store `store` makes on each shard.
+    fn rolling_in<A, O, S>(
+        &self,
+        kind: &str,
+        function: A,
+        emit: fn(K, A::Out) -> O,
+        store: fn(&ShardContext, OperatorId) -> S,
+    ) -> DataStream<O>
+    where
+        A: AggregateFunction<T>,
+        O: Data,
+        S: SavedStore<K, A::Acc> + 'static,
     {
         let operator = self.stream.graph().borrow_mut().add_operator(kind);
         let key = self.key.clone();
@@ -142,13 +180,11 @@ where
         let key = self.key.clone();
         self.stream.receive(operator, vec![exchange], move |node| {
             move |builder: &mut ShardBuilder| {
-                let mut store = HeapStore::default();
-                restore_keyed_store(&builder.context, operator, &mut store);
                 Box::new(KeyedAggregate {
                     id: operator,
                     key: key.clone(),
                     function: function.clone(),
-                    store,
+                    store: store(&builder.context, operator),
                     emit,
                     next: builder.output::<O>(node),
                     types: PhantomData,

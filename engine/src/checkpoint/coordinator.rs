@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::crash::{crash_now, crash_point, visit_is_armed};
 use super::format::{self, FileKind};
-use super::manifest::{checkpoint_of, state_file_name, Manifest};
+use super::manifest::{checkpoint_of, manifest_name, state_file_name, Manifest};
 use super::storage::{self, Storage};
 use super::{CheckpointConfig, CheckpointError, CheckpointStats, OnCheckpointFailure};
 use super::{StageFile, StageSnapshot};
@@ -24,9 +24,23 @@ use crate::runtime::JobControl;
 #[derive(Debug, Default)]
 pub(crate) struct BarrierRequest {
     requested: AtomicU64,
+    /// The newest completed checkpoint (in the checkpoint folder).
+    completed: AtomicU64,
+    /// The id of the savepoint barrier, once requested (0: none).
+    savepoint: AtomicU64,
 }
 
 impl BarrierRequest {
+    /// What incremental state may save a delta on at barrier `id`: the newest completed
+    /// checkpoint, or 0 (save everything) for the savepoint.
+    pub(crate) fn delta_base(&self, id: u64) -> u64 {
+        if self.savepoint.load(Ordering::Acquire) == id {
+            0
+        } else {
+            self.completed.load(Ordering::Acquire)
+        }
+    }
+
     /// The newest barrier requested (0: none yet).
     #[inline]
     pub(crate) fn requested(&self) -> u64 {
@@ -149,6 +163,11 @@ impl Coordinator {
                 Err(RecvTimeoutError::Timeout) => {
                     if pending.is_none() && finals.is_empty() && !self.control.is_cancelled() {
                         self.last_id += 1;
+                        if savepoint_due {
+                            self.request
+                                .savepoint
+                                .store(self.last_id, Ordering::Release);
+                        }
                         self.request
                             .requested
                             .store(self.last_id, Ordering::Release);
@@ -186,6 +205,7 @@ impl Coordinator {
                 if pending.savepoint {
                     self.stats.savepoint = Some(id);
                 } else {
+                    self.request.completed.store(id, Ordering::Release);
                     self.retire(id);
                 }
                 self.metrics
@@ -236,9 +256,28 @@ impl Coordinator {
         finished: bool,
     ) -> Result<u64, CheckpointError> {
         let mut files = Vec::with_capacity(acks.len());
+        let mut inherited = BTreeSet::new();
         let mut written = 0;
         for ack in acks {
             let name = state_file_name(id, ack.shard, ack.stage);
+            // A delta needs the files of its base chain, for this shard and stage.
+            let bases: BTreeSet<u64> = ack
+                .snapshot
+                .parts
+                .iter()
+                .filter_map(|part| part.base)
+                .collect();
+            for base in bases {
+                let manifest = Manifest::read(storage, base)?;
+                let suffix = stage_suffix(ack.shard, ack.stage);
+                inherited.extend(
+                    manifest
+                        .files
+                        .into_iter()
+                        .chain(manifest.inherited)
+                        .filter(|(file, _)| file.ends_with(&suffix)),
+                );
+            }
             let file = StageFile {
                 shard: ack.shard as u32,
                 stage: ack.stage as u32,
@@ -266,6 +305,7 @@ impl Coordinator {
             max_key_groups: self.max_key_groups,
             finished,
             files,
+            inherited: inherited.into_iter().collect(),
             commits,
             source_from: self.range.from,
             cut: self.range.cut,
@@ -300,12 +340,23 @@ impl Coordinator {
 
     /// Removes the checkpoints older than the newest `retain`, and the leftovers of failed
     /// ones.
+    /// Files of an older checkpoint that a kept one's delta chain needs stay.
     fn retire(&self, newest: u64) {
         let Ok(ids) = Manifest::ids(&*self.storage) else {
             return;
         };
-        let keep: BTreeSet<u64> = ids.into_iter().take(self.config.retain).collect();
-        remove_checkpoint_files(&*self.storage, |id| id <= newest && !keep.contains(&id));
+        let mut keep = BTreeSet::new();
+        for id in ids.into_iter().take(self.config.retain) {
+            let Ok(manifest) = Manifest::read(&*self.storage, id) else {
+                return; // Unsure what is needed: remove nothing.
+            };
+            keep.insert(manifest_name(id));
+            keep.extend(manifest.files.into_iter().map(|(name, _)| name));
+            keep.extend(manifest.inherited.into_iter().map(|(name, _)| name));
+        }
+        remove_files(&*self.storage, |name| {
+            checkpoint_of(name).is_some_and(|id| id <= newest) && !keep.contains(name)
+        });
     }
 }
 
@@ -317,12 +368,23 @@ fn commits_of(acks: &[Ack]) -> Vec<String> {
         .collect()
 }
 
-/// Removes every checkpoint file (manifests last) whose checkpoint `doomed` names.
+/// The end of the state file names of `stage` on `shard`, whatever the checkpoint.
+fn stage_suffix(shard: usize, stage: usize) -> String {
+    let name = state_file_name(0, shard, stage);
+    name["chk-0000000000".len()..].to_string()
+}
+
+/// Removes every checkpoint file (manifests first) whose checkpoint `doomed` names.
 pub(crate) fn remove_checkpoint_files(storage: &dyn Storage, doomed: impl Fn(u64) -> bool) {
+    remove_files(storage, |name| checkpoint_of(name).is_some_and(&doomed));
+}
+
+/// Removes every checkpoint file `doomed` names, manifests first.
+fn remove_files(storage: &dyn Storage, doomed: impl Fn(&str) -> bool) {
     let Ok(names) = storage.list() else { return };
     let (manifests, others): (Vec<_>, Vec<_>) = names
         .into_iter()
-        .filter(|name| checkpoint_of(name).is_some_and(&doomed))
+        .filter(|name| doomed(name))
         .partition(|name| name.starts_with("manifest-"));
     // Manifests first: a checkpoint without its manifest is a leftover, never a checkpoint
     // with missing files.

@@ -39,6 +39,8 @@ pub struct Manifest {
     pub finished: bool,
     /// The state files, each with its size in bytes.
     pub files: Vec<(String, u64)>,
+    /// Files of earlier checkpoints that this one's deltas apply on (their base chains).
+    pub inherited: Vec<(String, u64)>,
     /// The transactional sinks' pending files this checkpoint commits (absolute paths).
     pub commits: Vec<String>,
     /// The global source position the run's splits started at (0, or the cut of the
@@ -86,7 +88,7 @@ impl Manifest {
                 offset: format::HEADER_LEN as u64,
                 what: format!("undecodable manifest: {e}"),
             })?;
-        for (file, size) in &manifest.files {
+        for (file, size) in manifest.files.iter().chain(&manifest.inherited) {
             check_name(file).map_err(|e| CheckpointError::Io(name.clone(), e))?;
             let found = storage
                 .size(file)
@@ -129,6 +131,7 @@ mod tests {
             max_key_groups: 128,
             finished: false,
             files: vec![(state_file_name(id, 0, 1), 3)],
+            inherited: Vec::new(),
             commits: vec!["/out/.part-0000000001-00000.pending".into()],
             source_from: 0,
             cut: None,

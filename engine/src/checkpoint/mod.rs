@@ -38,6 +38,7 @@ pub(crate) mod coordinator;
 pub mod crash;
 pub mod format;
 pub mod manifest;
+pub mod paged;
 pub(crate) mod restore;
 pub(crate) mod shard;
 pub mod storage;
@@ -200,6 +201,9 @@ pub(crate) struct StatePart {
     pub(crate) operator: u32,
     /// Its encoded state.
     pub(crate) bytes: Vec<u8>,
+    /// For a delta (a paged store's changed pages): the checkpoint whose part of the same
+    /// operator and shard it applies on.
+    pub(crate) base: Option<u64>,
 }
 
 /// What one stage on one shard contributes to a checkpoint, gathered as the barrier passes
@@ -208,6 +212,10 @@ pub(crate) struct StatePart {
 pub(crate) struct StageSnapshot {
     /// The checkpoint (0 for the final one, which carries only commits).
     pub(crate) checkpoint: u64,
+    /// The newest checkpoint known complete when the barrier passed, which incremental
+    /// state may save a delta on (0: save everything — always so for a savepoint, which must
+    /// stand alone).
+    pub(crate) completed: u64,
     /// The operators' state.
     pub(crate) parts: Vec<StatePart>,
     /// The transactional sinks' files to commit when the checkpoint completes.
@@ -227,7 +235,20 @@ impl StageSnapshot {
     pub(crate) fn add<S: Serialize>(&mut self, operator: u32, value: &S) {
         let bytes = postcard::to_stdvec(value)
             .unwrap_or_else(|e| panic!("cannot encode the operator's state: {e}"));
-        self.parts.push(StatePart { operator, bytes });
+        self.parts.push(StatePart {
+            operator,
+            bytes,
+            base: None,
+        });
+    }
+
+    /// Adds already encoded state of `operator`: whole, or a delta on checkpoint `base`.
+    pub(crate) fn add_bytes(&mut self, operator: u32, bytes: Vec<u8>, base: Option<u64>) {
+        self.parts.push(StatePart {
+            operator,
+            bytes,
+            base,
+        });
     }
 }
 

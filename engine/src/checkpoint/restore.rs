@@ -1,14 +1,15 @@
 //! Choosing the checkpoint a job resumes from, and putting the folder and the sinks' output
 //! in the state that checkpoint describes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use super::coordinator::{commit_files, remove_checkpoint_files};
 use super::crash::crash_point;
 use super::format::{self, FileKind};
 use super::manifest::{state_file_name, Manifest};
+use super::paged::PageSet;
 use super::storage::Storage;
-use super::{CheckpointError, StageFile};
+use super::{CheckpointError, StageFile, StatePart};
 
 /// The checkpoint a job resumes from, loaded and checked.
 #[derive(Debug)]
@@ -115,33 +116,19 @@ pub(crate) fn newest(storage: &dyn Storage) -> Result<Option<u64>, CheckpointErr
 /// Reads checkpoint `id` and every file it names, checking each.
 fn load(storage: &dyn Storage, id: u64) -> Result<RestorePoint, CheckpointError> {
     let manifest = Manifest::read(storage, id)?;
+    let inherited: BTreeSet<String> = manifest
+        .inherited
+        .iter()
+        .map(|(name, _)| name.clone())
+        .collect();
     let mut parts: HashMap<u32, Vec<(u32, Vec<u8>)>> = HashMap::new();
     for (name, _) in &manifest.files {
-        let bytes = storage
-            .read(name)
-            .map_err(|e| CheckpointError::Io(name.clone(), e))?;
-        let payload = format::decode(name, &bytes, FileKind::StageState, id)?;
-        let file: StageFile =
-            postcard::from_bytes(payload).map_err(|e| CheckpointError::Corrupt {
-                file: name.clone(),
-                offset: format::HEADER_LEN as u64,
-                what: format!("undecodable stage state: {e}"),
-            })?;
-        if state_file_name(id, file.shard as usize, file.stage as usize) != *name {
-            return Err(CheckpointError::Corrupt {
-                file: name.clone(),
-                offset: format::HEADER_LEN as u64,
-                what: format!(
-                    "holds the state of shard {} stage {}, not what its name says (files swapped?)",
-                    file.shard, file.stage
-                ),
-            });
-        }
+        let file = read_stage_file(storage, name, id)?;
+        let place = (file.shard, file.stage);
         for part in file.parts {
-            parts
-                .entry(part.operator)
-                .or_default()
-                .push((file.shard, part.bytes));
+            let operator = part.operator;
+            let bytes = resolve(storage, place, part, &inherited)?;
+            parts.entry(operator).or_default().push((place.0, bytes));
         }
     }
     Ok(RestorePoint {
@@ -153,6 +140,77 @@ fn load(storage: &dyn Storage, id: u64) -> Result<RestorePoint, CheckpointError>
         cut: manifest.cut,
         parts,
     })
+}
+
+/// Reads and checks the stage file `name` of checkpoint `id`.
+fn read_stage_file(
+    storage: &dyn Storage,
+    name: &str,
+    id: u64,
+) -> Result<StageFile, CheckpointError> {
+    let corrupt = |what: String| CheckpointError::Corrupt {
+        file: name.to_string(),
+        offset: format::HEADER_LEN as u64,
+        what,
+    };
+    let bytes = storage
+        .read(name)
+        .map_err(|e| CheckpointError::Io(name.to_string(), e))?;
+    let payload = format::decode(name, &bytes, FileKind::StageState, id)?;
+    let file: StageFile = postcard::from_bytes(payload)
+        .map_err(|e| corrupt(format!("undecodable stage state: {e}")))?;
+    if state_file_name(id, file.shard as usize, file.stage as usize) != name {
+        return Err(corrupt(format!(
+            "holds the state of shard {} stage {}, not what its name says (files swapped?)",
+            file.shard, file.stage
+        )));
+    }
+    Ok(file)
+}
+
+/// The whole state of `part` (of the stage file of `(shard, stage)`): itself, or for a
+/// delta the full image its base chain (files the manifest inherits) gives with it applied
+/// on top.
+fn resolve(
+    storage: &dyn Storage,
+    (shard, stage): (u32, u32),
+    part: StatePart,
+    inherited: &BTreeSet<String>,
+) -> Result<Vec<u8>, CheckpointError> {
+    let Some(base) = part.base else {
+        return Ok(part.bytes);
+    };
+    let name = state_file_name(base, shard as usize, stage as usize);
+    let corrupt = |what: String| CheckpointError::Corrupt {
+        file: name.clone(),
+        offset: format::HEADER_LEN as u64,
+        what,
+    };
+    if !inherited.contains(&name) {
+        return Err(corrupt("a delta's base file is not in the manifest".into()));
+    }
+    let base_file = read_stage_file(storage, &name, base)?;
+    let base_part = base_file
+        .parts
+        .iter()
+        .find(|candidate| candidate.operator == part.operator)
+        .cloned()
+        .ok_or_else(|| corrupt(format!("holds no state of operator {}", part.operator)))?;
+    let base_bytes = resolve(storage, (shard, stage), base_part, inherited)?;
+    let mut image = PageSet::decode(&base_bytes).map_err(corrupt)?;
+    image
+        .apply(PageSet::decode(&part.bytes).map_err(corrupt)?)
+        .map_err(corrupt)?;
+    let pages = image
+        .pages
+        .iter()
+        .map(|(index, page)| (*index, page.as_slice()));
+    Ok(PageSet::encode(
+        &image.meta,
+        image.page_size,
+        image.page_count,
+        pages,
+    ))
 }
 
 fn remove_temporaries(storage: &dyn Storage) {

@@ -4,15 +4,9 @@
 use std::marker::PhantomData;
 use std::ops::Add;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
 use super::{enter, BoxOutput, OperatorId, Output};
-use crate::checkpoint::restore::{owner, restored_parts};
 use crate::checkpoint::StageSnapshot;
-use crate::exchange::StableKey;
-use crate::runtime::ShardContext;
-use crate::state::KeyedStore;
+use crate::state::SavedStore;
 use crate::time::Timestamp;
 
 /// An incremental aggregation, as Flink's `AggregateFunction`: records fold into an
@@ -190,11 +184,9 @@ pub(crate) struct KeyedAggregate<T, K, KF, A, S, E, O> {
 
 impl<T, K, KF, A, S, E, O> Output<T> for KeyedAggregate<T, K, KF, A, S, E, O>
 where
-    K: Serialize,
-    A::Acc: Serialize,
     KF: FnMut(&T) -> K,
     A: AggregateFunction<T>,
-    S: KeyedStore<K, A::Acc>,
+    S: SavedStore<K, A::Acc>,
     E: Fn(K, A::Out) -> O,
 {
     #[inline]
@@ -222,39 +214,8 @@ where
     }
 
     fn barrier(&mut self, snapshot: &mut StageSnapshot) {
-        snapshot.add(self.id.0, &Entries(&self.store, PhantomData));
+        enter(self.id);
+        self.store.save(snapshot, self.id);
         self.next.barrier(snapshot);
-    }
-}
-
-/// A store's entries, serialized as a sequence of `(key, value)` pairs without copying them.
-struct Entries<'a, K, V, S>(&'a S, PhantomData<fn(K, V)>);
-
-impl<K: Serialize, V: Serialize, S: KeyedStore<K, V>> Serialize for Entries<'_, K, V, S> {
-    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
-        serializer.collect_seq(self.0.iter())
-    }
-}
-
-/// Fills `store` with the entries the restored checkpoint holds for `operator` whose keys
-/// this shard owns (all of them when the shard count is unchanged; a share of each old
-/// shard's when it changed, since key groups move between shards as whole ranges).
-pub(crate) fn restore_keyed_store<K, V, S>(
-    context: &ShardContext,
-    operator: OperatorId,
-    store: &mut S,
-) where
-    K: DeserializeOwned + StableKey,
-    V: DeserializeOwned,
-    S: KeyedStore<K, V>,
-{
-    let Some(parts) = restored_parts::<Vec<(K, V)>>(context, operator) else {
-        return;
-    };
-    let owns = owner(context);
-    for (key, value) in parts.into_iter().flatten() {
-        if owns(&key) {
-            store.get_or_insert_with(&key, || value);
-        }
     }
 }

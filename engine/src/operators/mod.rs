@@ -13,7 +13,7 @@ mod stateless;
 mod two_input;
 pub mod window;
 
-pub(crate) use aggregate::{restore_keyed_store, KeyedAggregate};
+pub(crate) use aggregate::KeyedAggregate;
 pub use aggregate::{AggregateFunction, Count, Max, Min, Reduce, Sum};
 pub use async_io::{AsyncOptions, ResultOrder, TimeoutPolicy};
 pub(crate) use interval_join::IntervalJoin;

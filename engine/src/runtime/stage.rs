@@ -488,6 +488,7 @@ impl<C: StageChain> Stage<C> {
             return Ok(());
         };
         let mut snapshot = StageSnapshot::new(id);
+        snapshot.completed = checkpoints.request.delta_base(id);
         also(&mut snapshot);
         guard(&self.context, || self.chain.barrier(&mut snapshot))?;
         crash_point("after-barrier-alignment");

@@ -3,7 +3,8 @@
 //! input line).
 //!
 //! `crash_job --input FILE --output DIR --checkpoint-dir DIR [--restore] [--shards N]
-//! [--rate LINES_PER_S] [--interval-ms MS]`; prints the checkpoint it resumed from and the
+//! [--rate LINES_PER_S] [--interval-ms MS] [--mapped]` (`--mapped`: the counts live in the
+//! memory-mapped state backend, checkpointed incrementally); prints the checkpoint it resumed from and the
 //! checkpoints it completed on stdout.
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ struct Args {
     shards: usize,
     rate: Option<f64>,
     interval_ms: u64,
+    mapped: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -33,6 +35,7 @@ fn parse_args() -> Result<Args, String> {
         shards: 2,
         rate: None,
         interval_ms: 100,
+        mapped: false,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -41,6 +44,7 @@ fn parse_args() -> Result<Args, String> {
             "--output" => output = Some(PathBuf::from(value()?)),
             "--checkpoint-dir" => checkpoint_dir = Some(PathBuf::from(value()?)),
             "--restore" => parsed.restore = true,
+            "--mapped" => parsed.mapped = true,
             "--shards" => parsed.shards = value()?.parse().map_err(|e| format!("--shards: {e}"))?,
             "--rate" => parsed.rate = Some(value()?.parse().map_err(|e| format!("--rate: {e}"))?),
             "--interval-ms" => {
@@ -86,18 +90,21 @@ fn main() -> ExitCode {
         Some(rate) => source.rate_limited(rate),
         None => source,
     };
-    env.from_source(source)
-        .key_by(|(key, _): &(u64, u64)| *key)
-        .count()
-        .sink_to_files(
-            FileSink::new(
-                &args.output,
-                |(key, count): &(u64, u64), out: &mut Vec<u8>| {
-                    out.extend_from_slice(format!("{key} {count}\n").as_bytes());
-                },
-            )
-            .suffix(".txt"),
-        );
+    let keyed = env.from_source(source).key_by(|(key, _): &(u64, u64)| *key);
+    let counts = if args.mapped {
+        keyed.aggregate_mapped(tidewater::operators::Count)
+    } else {
+        keyed.count()
+    };
+    counts.sink_to_files(
+        FileSink::new(
+            &args.output,
+            |(key, count): &(u64, u64), out: &mut Vec<u8>| {
+                out.extend_from_slice(format!("{key} {count}\n").as_bytes());
+            },
+        )
+        .suffix(".txt"),
+    );
     match env.execute() {
         Ok(report) => {
             println!(

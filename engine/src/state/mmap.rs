@@ -1,0 +1,524 @@
+//! The memory-mapped backend: keyed state in a file mapped into memory, so that it may
+//! exceed RAM (the kernel pages it in and out) and a checkpoint copies only the pages
+//! changed since the last one.
+//!
+//! The file is an open-addressing hash table of fixed-size slots, packed into 4 KiB pages
+//! (no slot straddles two): a slot is an 8-byte tag (empty, occupied, deleted), the key and
+//! the value, each as its plain bytes (`bytemuck::Pod`), 8-byte aligned. A read is a pointer
+//! into the mapping and an update writes the value in place: nothing is decoded. Each page
+//! remembers the checkpoint epoch it was last written in; at a barrier the store saves either
+//! every page (the first time, after it grew, or every [`MAX_CHAIN`] checkpoints, which bounds
+//! the chain a restore applies) or the pages written since the newest completed checkpoint,
+//! as a delta on it.
+//!
+//! Keys are placed by xxh3 of their bytes, which never changes, so a saved image can be
+//! mapped back as it is.
+
+use std::fs::OpenOptions;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use bytemuck::Pod;
+use memmap2::MmapMut;
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::KeyedStore;
+use crate::checkpoint::paged::PageSet;
+
+/// The page size: the unit of dirty tracking and of incremental checkpoints.
+pub const PAGE: usize = 4096;
+
+/// After this many deltas in a row, a checkpoint saves every page again.
+pub const MAX_CHAIN: u32 = 8;
+
+/// The pages a new store starts with.
+const INITIAL_PAGES: usize = 16;
+
+const EMPTY: u64 = 0;
+const OCCUPIED: u64 = 1;
+const DELETED: u64 = 2;
+
+/// What a saved image says about the store it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Meta {
+    key_size: u32,
+    value_size: u32,
+    slot_size: u32,
+    pages: u32,
+    len: u64,
+    deleted: u64,
+}
+
+/// Keyed state of fixed-size keys and values in a memory-mapped file.
+pub struct MmapStore<K, V> {
+    /// The folder and file-name prefix of the store's files.
+    dir: PathBuf,
+    name: String,
+    /// Bumped each time the store grows into a new file.
+    generation: u32,
+    /// The mapping (the file itself can be closed: the mapping keeps it).
+    map: MmapMut,
+    slot_size: usize,
+    value_offset: usize,
+    slots_per_page: usize,
+    pages: usize,
+    capacity: usize,
+    len: usize,
+    deleted: usize,
+    /// Per page, the epoch it was last written in.
+    page_epochs: Vec<u64>,
+    /// The current epoch: the id of the next checkpoint barrier.
+    epoch: u64,
+    /// Deltas saved since the last full image.
+    chain: u32,
+    /// Whether the next checkpoint must save every page.
+    full_next: bool,
+    types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> std::fmt::Debug for MmapStore<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MmapStore")
+            .field("file", &self.path())
+            .field("len", &self.len)
+            .field("pages", &self.pages)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Rounds `n` up to a multiple of 8.
+const fn pad8(n: usize) -> usize {
+    n.div_ceil(8) * 8
+}
+
+impl<K, V> MmapStore<K, V> {
+    /// The file the store is mapped from now.
+    fn path(&self) -> PathBuf {
+        self.dir.join(format!("{}.g{}", self.name, self.generation))
+    }
+}
+
+impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
+    /// An empty store in a new file `<dir>/<name>.g0` (an existing one is replaced).
+    pub fn create(dir: &Path, name: &str) -> std::io::Result<Self> {
+        Self::with_pages(dir, name, 0, INITIAL_PAGES)
+    }
+
+    fn with_pages(dir: &Path, name: &str, generation: u32, pages: usize) -> std::io::Result<Self> {
+        assert!(
+            std::mem::align_of::<K>() <= 8 && std::mem::align_of::<V>() <= 8,
+            "memory-mapped state holds keys and values aligned to at most 8 bytes"
+        );
+        let slot_size = 8 + pad8(std::mem::size_of::<K>()) + pad8(std::mem::size_of::<V>());
+        assert!(
+            slot_size <= PAGE,
+            "a key and value of at most {} bytes",
+            PAGE - 8
+        );
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{name}.g{generation}"));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)?;
+        file.set_len((pages * PAGE) as u64)?;
+        // SAFETY: the file is this store's own, created (truncated) just now in the job's
+        // state folder and written only through this mapping; nothing else maps or resizes
+        // it while the store lives (the store owns the only handle).
+        let map = unsafe { MmapMut::map_mut(&file)? };
+        let slots_per_page = PAGE / slot_size;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
+            generation,
+            map,
+            slot_size,
+            value_offset: 8 + pad8(std::mem::size_of::<K>()),
+            slots_per_page,
+            pages,
+            capacity: pages * slots_per_page,
+            len: 0,
+            deleted: 0,
+            page_epochs: vec![0; pages],
+            epoch: 1,
+            chain: 0,
+            full_next: true,
+            types: PhantomData,
+        })
+    }
+
+    /// The store's size on disk (and at most in memory), in bytes.
+    pub fn file_bytes(&self) -> usize {
+        self.pages * PAGE
+    }
+
+    #[inline]
+    fn offset(&self, slot: usize) -> usize {
+        (slot / self.slots_per_page) * PAGE + (slot % self.slots_per_page) * self.slot_size
+    }
+
+    #[inline]
+    fn tag(&self, slot: usize) -> u64 {
+        let at = self.offset(slot);
+        *bytemuck::from_bytes::<u64>(&self.map[at..at + 8])
+    }
+
+    #[inline]
+    fn key_at(&self, slot: usize) -> &K {
+        let at = self.offset(slot) + 8;
+        bytemuck::from_bytes(&self.map[at..at + std::mem::size_of::<K>()])
+    }
+
+    #[inline]
+    fn value_at(&self, slot: usize) -> &V {
+        let at = self.offset(slot) + self.value_offset;
+        bytemuck::from_bytes(&self.map[at..at + std::mem::size_of::<V>()])
+    }
+
+    /// Marks `slot`'s page as written in this epoch and returns the slot's bytes.
+    #[inline]
+    fn slot_mut(&mut self, slot: usize) -> &mut [u8] {
+        self.page_epochs[slot / self.slots_per_page] = self.epoch;
+        let at = self.offset(slot);
+        &mut self.map[at..at + self.slot_size]
+    }
+
+    #[inline]
+    fn home(&self, key: &K) -> usize {
+        let hash = xxh3_64(bytemuck::bytes_of(key));
+        ((u128::from(hash) * self.capacity as u128) >> 64) as usize
+    }
+
+    /// The slot holding `key`, or (`Err`) the slot where it would go.
+    #[inline]
+    fn find(&self, key: &K) -> Result<usize, usize> {
+        let mut slot = self.home(key);
+        let mut free = None;
+        loop {
+            match self.tag(slot) {
+                EMPTY => return Err(free.unwrap_or(slot)),
+                OCCUPIED if bytemuck::bytes_of(self.key_at(slot)) == bytemuck::bytes_of(key) => {
+                    return Ok(slot)
+                }
+                DELETED => {
+                    free.get_or_insert(slot);
+                }
+                _ => {}
+            }
+            slot = if slot + 1 == self.capacity {
+                0
+            } else {
+                slot + 1
+            };
+        }
+    }
+
+    /// Writes `key` and `value` into the free `slot`.
+    fn occupy(&mut self, slot: usize, key: &K, value: V) {
+        if self.tag(slot) == DELETED {
+            self.deleted -= 1;
+        }
+        let value_offset = self.value_offset;
+        let bytes = self.slot_mut(slot);
+        bytes[..8].copy_from_slice(&OCCUPIED.to_ne_bytes());
+        bytes[8..8 + std::mem::size_of::<K>()].copy_from_slice(bytemuck::bytes_of(key));
+        bytes[value_offset..value_offset + std::mem::size_of::<V>()]
+            .copy_from_slice(bytemuck::bytes_of(&value));
+        self.len += 1;
+    }
+
+    /// Doubles the table into a new file once it is 70% used (deleted slots count).
+    fn reserve_one(&mut self) -> std::io::Result<()> {
+        if (self.len + self.deleted + 1) * 10 <= self.capacity * 7 {
+            return Ok(());
+        }
+        let pages = if (self.len + 1) * 10 > self.capacity * 4 {
+            self.pages * 2
+        } else {
+            self.pages // mostly deleted slots: rebuild at the same size
+        };
+        let mut grown = Self::with_pages(&self.dir, &self.name, self.generation + 1, pages)?;
+        grown.epoch = self.epoch;
+        grown.page_epochs.fill(self.epoch);
+        for slot in 0..self.capacity {
+            if self.tag(slot) == OCCUPIED {
+                let (key, value) = (*self.key_at(slot), *self.value_at(slot));
+                let Err(free) = grown.find(&key) else {
+                    unreachable!("keys are unique")
+                };
+                grown.occupy(free, &key, value);
+            }
+        }
+        // Dropping the old store removes its file.
+        *self = grown;
+        Ok(())
+    }
+
+    /// Saves the store into a checkpoint part at barrier `barrier`: every page, or (`base`
+    /// set) only the pages written since checkpoint `completed`, whose part this is a delta on.
+    pub(crate) fn save(&mut self, barrier: u64, completed: u64) -> (Vec<u8>, Option<u64>) {
+        let changed: Vec<u32> = (0..self.pages as u32)
+            .filter(|&page| self.page_epochs[page as usize] > completed)
+            .collect();
+        let full = self.full_next
+            || completed == 0
+            || self.chain >= MAX_CHAIN
+            || changed.len() * 4 > self.pages;
+        let meta = postcard::to_stdvec(&self.meta()).expect("meta encodes");
+        let page = |index: u32| {
+            let at = index as usize * PAGE;
+            (index, &self.map[at..at + PAGE])
+        };
+        let bytes = if full {
+            PageSet::encode(&meta, PAGE, self.pages, (0..self.pages as u32).map(page))
+        } else {
+            PageSet::encode(&meta, PAGE, self.pages, changed.iter().copied().map(page))
+        };
+        self.chain = if full { 0 } else { self.chain + 1 };
+        self.full_next = false;
+        self.epoch = barrier + 1;
+        (bytes, (!full).then_some(completed))
+    }
+
+    fn meta(&self) -> Meta {
+        Meta {
+            key_size: std::mem::size_of::<K>() as u32,
+            value_size: std::mem::size_of::<V>() as u32,
+            slot_size: self.slot_size as u32,
+            pages: self.pages as u32,
+            len: self.len as u64,
+            deleted: self.deleted as u64,
+        }
+    }
+
+    /// A store holding the full image `image` (a resolved checkpoint part), written into a
+    /// new file and mapped: the pages are copied, not decoded. Epochs continue after
+    /// checkpoint `restored`.
+    pub(crate) fn from_image(
+        dir: &Path,
+        name: &str,
+        image: &PageSet,
+        restored: u64,
+    ) -> Result<Self, String> {
+        let meta: Meta = postcard::from_bytes(&image.meta).map_err(|e| format!("bad meta: {e}"))?;
+        let expected = (
+            std::mem::size_of::<K>() as u32,
+            std::mem::size_of::<V>() as u32,
+        );
+        if (meta.key_size, meta.value_size) != expected || image.page_size != PAGE {
+            return Err(format!(
+                "the saved keys and values are {} and {} bytes, this job's {} and {}",
+                meta.key_size, meta.value_size, expected.0, expected.1
+            ));
+        }
+        let mut store =
+            Self::with_pages(dir, name, 0, meta.pages as usize).map_err(|e| e.to_string())?;
+        if image.pages.len() != store.pages {
+            return Err(format!(
+                "{} of {} pages saved",
+                image.pages.len(),
+                store.pages
+            ));
+        }
+        for (index, bytes) in &image.pages {
+            let at = *index as usize * PAGE;
+            store.map[at..at + PAGE].copy_from_slice(bytes);
+        }
+        store.len = meta.len as usize;
+        store.deleted = meta.deleted as usize;
+        store.epoch = restored + 1;
+        store.page_epochs.fill(0);
+        Ok(store)
+    }
+
+    /// Every entry of the full image `image`, for re-inserting the keys a shard owns when
+    /// the shard count changed.
+    pub(crate) fn entries_of(image: &PageSet) -> Result<Vec<(K, V)>, String> {
+        let meta: Meta = postcard::from_bytes(&image.meta).map_err(|e| format!("bad meta: {e}"))?;
+        let slot_size = meta.slot_size as usize;
+        let value_offset = 8 + pad8(std::mem::size_of::<K>());
+        let mut entries = Vec::with_capacity(meta.len as usize);
+        for (_, page) in &image.pages {
+            for slot in page.chunks_exact(slot_size).take(PAGE / slot_size) {
+                if slot[..8] == OCCUPIED.to_ne_bytes() {
+                    let key = *bytemuck::from_bytes::<K>(&slot[8..8 + std::mem::size_of::<K>()]);
+                    let value = *bytemuck::from_bytes::<V>(
+                        &slot[value_offset..value_offset + std::mem::size_of::<V>()],
+                    );
+                    entries.push((key, value));
+                }
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Makes the next checkpoint save every page (after a restore, whose base files belong
+    /// to another run).
+    pub(crate) fn save_all_next(&mut self) {
+        self.full_next = true;
+    }
+}
+
+impl<K, V> Drop for MmapStore<K, V> {
+    fn drop(&mut self) {
+        // The file is working memory, not the durable state (checkpoints are).
+        let _ = std::fs::remove_file(self.path());
+    }
+}
+
+impl<K: Pod + Eq + Hash, V: Pod> KeyedStore<K, V> for MmapStore<K, V> {
+    #[inline]
+    fn get_or_insert_with(&mut self, key: &K, init: impl FnOnce() -> V) -> &mut V {
+        if let Err(error) = self.reserve_one() {
+            panic!(
+                "cannot grow the state file {}: {error}",
+                self.path().display()
+            );
+        }
+        let slot = match self.find(key) {
+            Ok(slot) => slot,
+            Err(free) => {
+                self.occupy(free, key, init());
+                free
+            }
+        };
+        let value_offset = self.value_offset;
+        let bytes = self.slot_mut(slot);
+        bytemuck::from_bytes_mut(&mut bytes[value_offset..value_offset + std::mem::size_of::<V>()])
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.find(key).ok().map(|slot| self.value_at(slot))
+    }
+
+    fn remove(&mut self, key: &K) -> Option<V> {
+        let slot = self.find(key).ok()?;
+        let value = *self.value_at(slot);
+        self.slot_mut(slot)[..8].copy_from_slice(&DELETED.to_ne_bytes());
+        self.len -= 1;
+        self.deleted += 1;
+        Some(value)
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn iter<'a>(&'a self) -> impl ExactSizeIterator<Item = (&'a K, &'a V)>
+    where
+        K: 'a,
+        V: 'a,
+    {
+        let occupied = (0..self.capacity).filter(move |&slot| self.tag(slot) == OCCUPIED);
+        ExactLen {
+            inner: occupied.map(move |slot| (self.key_at(slot), self.value_at(slot))),
+            left: self.len,
+        }
+    }
+}
+
+/// An iterator whose length is known up front.
+struct ExactLen<I> {
+    inner: I,
+    left: usize,
+}
+
+impl<I: Iterator> Iterator for ExactLen<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.inner.next()?;
+        self.left -= 1;
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for ExactLen<I> {}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("tw-mmap-{}-{name}", std::process::id()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// The store behaves as a hash map through inserts, updates, removals and growth.
+        #[test]
+        fn behaves_as_a_hash_map(ops in proptest::collection::vec((0u64..400, 0u8..3), 1..3000)) {
+            let mut store = MmapStore::<u64, [u64; 2]>::create(&dir("model"), "model").unwrap();
+            let mut model: HashMap<u64, [u64; 2]> = HashMap::new();
+            for (key, op) in ops {
+                match op {
+                    0 | 1 => {
+                        let value = store.get_or_insert_with(&key, || [key, 0]);
+                        value[1] += 1;
+                        model.entry(key).or_insert([key, 0])[1] += 1;
+                    }
+                    _ => prop_assert_eq!(store.remove(&key), model.remove(&key)),
+                }
+            }
+            prop_assert_eq!(store.len(), model.len());
+            let mut seen: Vec<(u64, [u64; 2])> = store.iter().map(|(k, v)| (*k, *v)).collect();
+            seen.sort_unstable();
+            let mut expected: Vec<(u64, [u64; 2])> = model.into_iter().collect();
+            expected.sort_unstable();
+            prop_assert_eq!(seen, expected);
+        }
+    }
+
+    #[test]
+    fn a_delta_saves_only_the_changed_pages_and_restores_exactly() {
+        let folder = dir("delta");
+        let mut store = MmapStore::<u64, u64>::create(&folder, "a").unwrap();
+        for key in 0..100_000u64 {
+            *store.get_or_insert_with(&key, || 0) += key;
+        }
+        let (full, base) = store.save(1, 0);
+        assert_eq!(base, None);
+        let mut image = PageSet::decode(&full).unwrap();
+        assert_eq!(image.pages.len(), store.pages);
+        // 1% of the keys change: those of the first pages. (Keys are placed by hash, so 1%
+        // of keys picked at random would touch most pages: a page holds 170 of them.)
+        let changed: Vec<u64> = store.iter().map(|(key, _)| *key).take(1_000).collect();
+        for key in &changed {
+            *store.get_or_insert_with(key, || 0) += 1;
+        }
+        let (delta, base) = store.save(2, 1);
+        assert_eq!(base, Some(1));
+        let delta = PageSet::decode(&delta).unwrap();
+        assert!(
+            delta.pages.len() * 50 < store.pages,
+            "{} of {} pages saved",
+            delta.pages.len(),
+            store.pages
+        );
+        image.apply(delta).unwrap();
+        let restored = MmapStore::<u64, u64>::from_image(&folder, "b", &image, 2).unwrap();
+        assert_eq!(restored.len(), 100_000);
+        for key in 0..100_000u64 {
+            let expected = key + u64::from(changed.contains(&key));
+            assert_eq!(restored.get(&key), Some(&expected));
+        }
+        assert_eq!(
+            MmapStore::<u64, u64>::entries_of(&image).unwrap().len(),
+            100_000
+        );
+        drop((store, restored));
+        std::fs::remove_dir_all(&folder).unwrap();
+    }
+}

@@ -1,0 +1,135 @@
+//! Keyed stores in checkpoints: the heap backend saves its entries, the memory-mapped one its
+//! pages (all of them, or those changed since the last completed checkpoint); both restore
+//! the keys their shard owns.
+
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytemuck::Pod;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{HeapStore, KeyedStore, MmapStore};
+use crate::checkpoint::paged::PageSet;
+use crate::checkpoint::restore::{owner, restored_parts};
+use crate::checkpoint::StageSnapshot;
+use crate::exchange::StableKey;
+use crate::operators::{enter, OperatorId};
+use crate::runtime::ShardContext;
+
+/// A keyed store that checkpoints can save.
+pub(crate) trait SavedStore<K, V>: KeyedStore<K, V> {
+    /// Adds the store's state to `snapshot` as `operator`'s.
+    fn save(&mut self, snapshot: &mut StageSnapshot, operator: OperatorId);
+}
+
+/// A store's entries, serialized as a sequence of `(key, value)` pairs without copying them.
+struct Entries<'a, K, V, S>(&'a S, PhantomData<fn(K, V)>);
+
+impl<K: Serialize, V: Serialize, S: KeyedStore<K, V>> Serialize for Entries<'_, K, V, S> {
+    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        serializer.collect_seq(self.0.iter())
+    }
+}
+
+impl<K: Serialize + Hash + Eq + Clone, V: Serialize> SavedStore<K, V> for HeapStore<K, V> {
+    fn save(&mut self, snapshot: &mut StageSnapshot, operator: OperatorId) {
+        snapshot.add(operator.0, &Entries(&*self, PhantomData));
+    }
+}
+
+impl<K: Pod + Eq + Hash, V: Pod> SavedStore<K, V> for MmapStore<K, V> {
+    fn save(&mut self, snapshot: &mut StageSnapshot, operator: OperatorId) {
+        let (bytes, base) = MmapStore::save(self, snapshot.checkpoint, snapshot.completed);
+        snapshot.add_bytes(operator.0, bytes, base);
+    }
+}
+
+/// A heap store holding the entries the restored checkpoint (if any) has for `operator`
+/// whose keys this shard owns (all of them when the shard count is unchanged; a share of
+/// each old shard's when it changed, since key groups move between shards as whole ranges).
+pub(crate) fn restored_heap_store<K, V>(
+    context: &ShardContext,
+    operator: OperatorId,
+) -> HeapStore<K, V>
+where
+    K: DeserializeOwned + StableKey + Hash + Eq + Clone,
+    V: DeserializeOwned,
+{
+    let mut store = HeapStore::default();
+    let Some(parts) = restored_parts::<Vec<(K, V)>>(context, operator) else {
+        return store;
+    };
+    let owns = owner(context);
+    for (key, value) in parts.into_iter().flatten() {
+        if owns(&key) {
+            store.insert(&key, value);
+        }
+    }
+    store
+}
+
+/// Distinguishes the state files of stores made in this process.
+static STORES: AtomicU64 = AtomicU64::new(0);
+
+/// A memory-mapped store for `operator` on this shard, in the job's state folder, holding
+/// the restored checkpoint's state if there is one: its saved pages mapped back as they are
+/// when the shard count is unchanged, else the entries of the keys this shard owns.
+pub(crate) fn restored_mmap_store<K, V>(
+    context: &ShardContext,
+    operator: OperatorId,
+) -> MmapStore<K, V>
+where
+    K: Pod + Eq + Hash + StableKey,
+    V: Pod,
+{
+    enter(operator);
+    let dir = &context.config.state_dir;
+    let name = format!(
+        "state-{}-{}-op{}-shard{}",
+        std::process::id(),
+        STORES.fetch_add(1, Ordering::Relaxed),
+        operator.0,
+        context.shard
+    );
+    let created = |store: std::io::Result<MmapStore<K, V>>| {
+        store.unwrap_or_else(|e| panic!("cannot create a state file in {}: {e}", dir.display()))
+    };
+    let point = context
+        .checkpoints
+        .as_ref()
+        .and_then(|c| c.restore.as_ref());
+    let Some(point) = point.filter(|point| point.parts(operator.0).next().is_some()) else {
+        return created(MmapStore::create(dir, &name));
+    };
+    let image = |bytes: &[u8]| {
+        PageSet::decode(bytes).unwrap_or_else(|e| panic!("cannot restore its state: {e}"))
+    };
+    let mut store = if point.shards as usize == context.shards {
+        let bytes = point
+            .part_of_shard(operator.0, context.shard)
+            .unwrap_or_else(|| {
+                panic!(
+                    "checkpoint {} holds no state of this shard",
+                    point.checkpoint
+                )
+            });
+        MmapStore::from_image(dir, &name, &image(bytes), point.checkpoint)
+            .unwrap_or_else(|e| panic!("cannot restore its state: {e}"))
+    } else {
+        let owns = owner(context);
+        let mut store = created(MmapStore::create(dir, &name));
+        for bytes in point.parts(operator.0) {
+            let entries = MmapStore::<K, V>::entries_of(&image(bytes))
+                .unwrap_or_else(|e| panic!("cannot restore its state: {e}"));
+            for (key, value) in entries.into_iter().filter(|(key, _)| owns(key)) {
+                *store.get_or_insert_with(&key, || value) = value;
+            }
+        }
+        store
+    };
+    // The restored checkpoint's files belong to the run that wrote them: start a new chain.
+    store.save_all_next();
+    store
+}
