@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use tidewater::checkpoint::CheckpointConfig;
 use tidewater::{JobConfig, Pinning};
 
-use tidewater_bench::jobs::{self, Job, Spec};
+use tidewater_bench::jobs::{self, Job, Spec, StateBackend};
 use tidewater_bench::nexmark::{self, GeneratorConfig, Query};
 use tidewater_bench::summary::summary;
 use tidewater_bench::workload::Workload;
@@ -58,6 +58,13 @@ struct RunArgs {
     /// Which engine runs the job.
     #[arg(long, value_enum, default_value_t = Engine::Tidewater)]
     engine: Engine,
+    /// Where keyed state lives (Tidewater's keyed-count).
+    #[arg(long, value_enum, default_value_t = StateBackend::Heap)]
+    state: StateBackend,
+    /// Every key once first (events `0..keys`), then only this many hot keys: few state
+    /// pages change between checkpoints.
+    #[arg(long, default_value_t = 0)]
+    hot_keys: u64,
     #[command(flatten)]
     run: EngineArgs,
 }
@@ -227,7 +234,8 @@ fn main() -> anyhow::Result<()> {
         events: args.events,
         shards,
         rate: args.run.rate()?,
-        workload: Workload::new(args.keys, args.run.latency_sample()),
+        workload: Workload::new(args.keys, args.run.latency_sample()).with_hot_keys(args.hot_keys),
+        state: args.state,
     };
     let engine = match args.engine {
         Engine::Tidewater => "tidewater",

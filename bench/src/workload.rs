@@ -21,6 +21,9 @@ pub struct Event {
 pub struct Workload {
     keys: u64,
     sample_mask: u64,
+    /// With `h > 0`: events `0..keys` carry keys `0..keys` once each, and the later ones only
+    /// `h` hot keys among them (for incremental-checkpoint benchmarks: few pages change).
+    hot_keys: u64,
 }
 
 impl Workload {
@@ -30,7 +33,14 @@ impl Workload {
         Self {
             keys: keys.max(1),
             sample_mask: sample.max(1).next_power_of_two() - 1,
+            hot_keys: 0,
         }
+    }
+
+    /// Every key once first, then only `hot` keys (see the field).
+    pub fn with_hot_keys(mut self, hot: u64) -> Self {
+        self.hot_keys = hot.min(self.keys);
+        self
     }
 
     /// Event number `index`. No division on this path: it runs once per event for every
@@ -38,8 +48,15 @@ impl Workload {
     #[inline]
     pub fn event(&self, index: u64) -> Event {
         let mixed = splitmix64(index);
+        let key = if self.hot_keys == 0 {
+            below(mixed, self.keys)
+        } else if index < self.keys {
+            index
+        } else {
+            below(mixed, self.hot_keys)
+        };
         Event {
-            key: below(mixed, self.keys),
+            key,
             value: mixed & 0xFFFF,
             born_ns: self.born_ns(index),
         }

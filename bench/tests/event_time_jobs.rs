@@ -23,6 +23,7 @@ fn spec(job: Job, shards: usize) -> Spec {
         shards,
         rate: None,
         workload: Workload::new(KEYS, 64),
+        state: Default::default(),
     }
 }
 

@@ -49,6 +49,18 @@ pub struct Spec {
     pub rate: Option<f64>,
     /// The event generator.
     pub workload: Workload,
+    /// Where keyed state lives (Tidewater).
+    pub state: StateBackend,
+}
+
+/// Where Tidewater keeps keyed state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum StateBackend {
+    /// Hash maps on the heap.
+    #[default]
+    Heap,
+    /// A memory-mapped file per shard, checkpointed by changed pages.
+    Mmap,
 }
 
 impl Spec {

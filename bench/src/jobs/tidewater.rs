@@ -9,7 +9,7 @@ use std::time::Instant;
 use tidewater::prelude::*;
 use tidewater::Data;
 
-use super::{keyed_count_checksum, passthrough_checksum, Job, Spec};
+use super::{keyed_count_checksum, passthrough_checksum, Job, Spec, StateBackend};
 use crate::latency::Totals;
 use crate::progress::Progress;
 use crate::summary::RunStats;
@@ -19,19 +19,20 @@ use crate::workload::Event;
 #[derive(Clone, Copy)]
 struct CountAndSum;
 
+/// The accumulator: count, sum, newest birth time (plain data, for either state backend).
 impl AggregateFunction<Event> for CountAndSum {
-    type Acc = (u64, u64, u64);
-    type Out = (u64, u64, u64);
+    type Acc = [u64; 3];
+    type Out = [u64; 3];
 
     fn create(&self) -> Self::Acc {
-        (0, 0, 0)
+        [0; 3]
     }
 
     #[inline]
     fn add(&self, acc: &mut Self::Acc, event: Event) {
-        acc.0 += 1;
-        acc.1 += event.value;
-        acc.2 = event.born_ns;
+        acc[0] += 1;
+        acc[1] += event.value;
+        acc[2] = event.born_ns;
     }
 
     fn result(&self, acc: &Self::Acc) -> Self::Out {
@@ -39,9 +40,9 @@ impl AggregateFunction<Event> for CountAndSum {
     }
 
     fn merge(&self, acc: &mut Self::Acc, other: Self::Acc) {
-        acc.0 += other.0;
-        acc.1 += other.1;
-        acc.2 = acc.2.max(other.2);
+        acc[0] += other[0];
+        acc[1] += other[1];
+        acc[2] = acc[2].max(other[2]);
     }
 }
 
@@ -58,15 +59,16 @@ pub fn run(spec: &Spec, config: JobConfig) -> anyhow::Result<RunStats> {
         }
         Job::KeyedCount => {
             let mut recorder = totals.recorder();
-            events(&env, spec)
-                .key_by(|event: &Event| event.key)
-                .aggregate(CountAndSum)
-                .name("count-and-sum")
-                .sink(
-                    move |(_key, (count, _sum, born_ns)): (u64, (u64, u64, u64))| {
-                        recorder.record(born_ns, keyed_count_checksum(count));
-                    },
-                );
+            let keyed = events(&env, spec).key_by(|event: &Event| event.key);
+            let counts = match spec.state {
+                StateBackend::Heap => keyed.aggregate(CountAndSum),
+                StateBackend::Mmap => keyed.aggregate_mapped(CountAndSum),
+            };
+            counts.name("count-and-sum").sink(
+                move |(_key, [count, _sum, born_ns]): (u64, [u64; 3])| {
+                    recorder.record(born_ns, keyed_count_checksum(count));
+                },
+            );
         }
         Job::SlidingCount => windows::sliding_count(&env, spec, &totals),
         Job::SessionCount => windows::session_count(&env, spec, &totals),

@@ -193,6 +193,13 @@ where
     fn push(&mut self, batch: Vec<T>) {
         enter(self.id);
         let mut out = Vec::with_capacity(batch.len());
+        if S::PREFETCH {
+            // Start every record's state load before the first is needed, so that their
+            // cache (and TLB) misses overlap instead of coming one after another.
+            for record in &batch {
+                self.store.prefetch(&(self.key)(record));
+            }
+        }
         for record in batch {
             let key = (self.key)(&record);
             let acc = self

@@ -2,17 +2,19 @@
 //! exceed RAM (the kernel pages it in and out) and a checkpoint copies only the pages
 //! changed since the last one.
 //!
-//! The file is an open-addressing hash table of fixed-size slots, packed into 4 KiB pages
-//! (no slot straddles two): a slot is an 8-byte tag (empty, occupied, deleted), the key and
-//! the value, each as its plain bytes (`bytemuck::Pod`), 8-byte aligned. A read is a pointer
+//! The file is an open-addressing hash table (linear probing) of fixed-size slots: a slot is
+//! an 8-byte tag (empty, occupied, deleted), the key and the value, each as its plain bytes
+//! (`bytemuck::Pod`), 8-byte aligned, the whole rounded up to a power of two so that slots
+//! tile the 4 KiB pages exactly and a slot's place is a shift, not a division (a 64-byte slot
+//! is one cache line). A read is a pointer
 //! into the mapping and an update writes the value in place: nothing is decoded. Each page
 //! remembers the checkpoint epoch it was last written in; at a barrier the store saves either
 //! every page (the first time, after it grew, or every [`MAX_CHAIN`] checkpoints, which bounds
 //! the chain a restore applies) or the pages written since the newest completed checkpoint,
 //! as a delta on it.
 //!
-//! Keys are placed by xxh3 of their bytes, which never changes, so a saved image can be
-//! mapped back as it is.
+//! Keys are placed by a seeded xxh3 of their bytes, which never changes, so a saved image
+//! can be mapped back as it is.
 
 use std::fs::OpenOptions;
 use std::hash::Hash;
@@ -22,7 +24,7 @@ use std::path::{Path, PathBuf};
 use bytemuck::Pod;
 use memmap2::MmapMut;
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::KeyedStore;
 use crate::checkpoint::paged::PageSet;
@@ -35,6 +37,11 @@ pub const MAX_CHAIN: u32 = 8;
 
 /// The pages a new store starts with.
 const INITIAL_PAGES: usize = 16;
+
+/// The seed of the slot hash. Not the key-group hash (xxh3 unseeded): a shard holds only
+/// the keys of its key groups, whose unseeded hashes share their low bits, which would pile
+/// them into a few runs of slots. Fixed forever, since saved images are mapped back as is.
+const SLOT_SEED: u64 = 0x7469_6465_7761_7465;
 
 const EMPTY: u64 = 0;
 const OCCUPIED: u64 = 1;
@@ -61,9 +68,11 @@ pub struct MmapStore<K, V> {
     /// The mapping (the file itself can be closed: the mapping keeps it).
     map: MmapMut,
     slot_size: usize,
+    /// log2 of `slot_size`.
+    slot_shift: u32,
     value_offset: usize,
-    slots_per_page: usize,
     pages: usize,
+    /// Slots in all (a power of two).
     capacity: usize,
     len: usize,
     deleted: usize,
@@ -111,12 +120,14 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
             std::mem::align_of::<K>() <= 8 && std::mem::align_of::<V>() <= 8,
             "memory-mapped state holds keys and values aligned to at most 8 bytes"
         );
-        let slot_size = 8 + pad8(std::mem::size_of::<K>()) + pad8(std::mem::size_of::<V>());
+        let slot_size = (8 + pad8(std::mem::size_of::<K>()) + pad8(std::mem::size_of::<V>()))
+            .next_power_of_two();
         assert!(
             slot_size <= PAGE,
             "a key and value of at most {} bytes",
             PAGE - 8
         );
+        assert!(pages.is_power_of_two(), "a power of two of pages");
         std::fs::create_dir_all(dir)?;
         let path = dir.join(format!("{name}.g{generation}"));
         let file = OpenOptions::new()
@@ -130,7 +141,7 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
         // state folder and written only through this mapping; nothing else maps or resizes
         // it while the store lives (the store owns the only handle).
         let map = unsafe { MmapMut::map_mut(&file)? };
-        let slots_per_page = PAGE / slot_size;
+
         Ok(Self {
             dir: dir.to_path_buf(),
             name: name.to_string(),
@@ -138,9 +149,9 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
             map,
             slot_size,
             value_offset: 8 + pad8(std::mem::size_of::<K>()),
-            slots_per_page,
             pages,
-            capacity: pages * slots_per_page,
+            slot_shift: slot_size.trailing_zeros(),
+            capacity: pages * (PAGE / slot_size),
             len: 0,
             deleted: 0,
             page_epochs: vec![0; pages],
@@ -158,7 +169,7 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
 
     #[inline]
     fn offset(&self, slot: usize) -> usize {
-        (slot / self.slots_per_page) * PAGE + (slot % self.slots_per_page) * self.slot_size
+        slot << self.slot_shift
     }
 
     #[inline]
@@ -182,15 +193,14 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
     /// Marks `slot`'s page as written in this epoch and returns the slot's bytes.
     #[inline]
     fn slot_mut(&mut self, slot: usize) -> &mut [u8] {
-        self.page_epochs[slot / self.slots_per_page] = self.epoch;
+        self.page_epochs[(slot << self.slot_shift) / PAGE] = self.epoch;
         let at = self.offset(slot);
         &mut self.map[at..at + self.slot_size]
     }
 
     #[inline]
     fn home(&self, key: &K) -> usize {
-        let hash = xxh3_64(bytemuck::bytes_of(key));
-        ((u128::from(hash) * self.capacity as u128) >> 64) as usize
+        xxh3_64_with_seed(bytemuck::bytes_of(key), SLOT_SEED) as usize & (self.capacity - 1)
     }
 
     /// The slot holding `key`, or (`Err`) the slot where it would go.
@@ -209,11 +219,7 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
                 }
                 _ => {}
             }
-            slot = if slot + 1 == self.capacity {
-                0
-            } else {
-                slot + 1
-            };
+            slot = (slot + 1) & (self.capacity - 1);
         }
     }
 
@@ -395,6 +401,14 @@ impl<K: Pod + Eq + Hash, V: Pod> KeyedStore<K, V> for MmapStore<K, V> {
         self.find(key).ok().map(|slot| self.value_at(slot))
     }
 
+    const PREFETCH: bool = true;
+
+    #[inline]
+    fn prefetch(&self, key: &K) {
+        let at = self.offset(self.home(key));
+        prefetch_line(&self.map[at..]);
+    }
+
     fn remove(&mut self, key: &K) -> Option<V> {
         let slot = self.find(key).ok()?;
         let value = *self.value_at(slot);
@@ -419,6 +433,21 @@ impl<K: Pod + Eq + Hash, V: Pod> KeyedStore<K, V> for MmapStore<K, V> {
             left: self.len,
         }
     }
+}
+
+/// Starts loading the cache line `bytes` starts in.
+#[inline]
+fn prefetch_line(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch is a hint: it never faults and changes no memory, and the
+        // pointer comes from a live slice (SSE, which the intrinsic needs, is part of the
+        // x86_64 baseline).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
 }
 
 /// An iterator whose length is known up front.

@@ -74,4 +74,14 @@ pub trait KeyedStore<K, V> {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Whether [`prefetch`](Self::prefetch) does anything: operators skip the extra pass
+    /// over a batch when it does not.
+    const PREFETCH: bool = false;
+
+    /// Starts loading the memory `key`'s entry lives in, ahead of an access.
+    #[inline]
+    fn prefetch(&self, key: &K) {
+        let _ = key;
+    }
 }
