@@ -18,6 +18,8 @@ pub struct RunStats {
     pub results: u64,
     /// What the run's checkpoints did (Tidewater with `--checkpoint-dir`; zero otherwise).
     pub checkpoints: CheckpointStats,
+    /// Seconds from the start until every shard was ready (its state restored).
+    pub ready_s: f64,
 }
 
 /// The summary object: `query`, `events`, `seconds`, `events_per_s`, `shards`, `latency_us`
@@ -49,6 +51,7 @@ pub fn summary(
         },
         "peak_rss_mb": peak_rss_mb(),
         "checkpoints": checkpoints_json(&stats.checkpoints),
+        "ready_ms": stats.ready_s * 1000.0,
     })
 }
 
@@ -71,6 +74,13 @@ fn checkpoints_json(stats: &CheckpointStats) -> Value {
         },
         "restored_from": stats.restored_from,
         "savepoint": stats.savepoint,
+        // Each checkpoint's [milliseconds, bytes], in order.
+        "each": stats
+            .durations
+            .iter()
+            .zip(&stats.sizes)
+            .map(|(duration, bytes)| json!([duration.as_secs_f64() * 1000.0, bytes]))
+            .collect::<Vec<_>>(),
     })
 }
 

@@ -87,6 +87,7 @@ pub fn run(spec: &Spec, config: JobConfig) -> anyhow::Result<RunStats> {
         checksum: totals.checksum(),
         results: totals.records(),
         checkpoints: report.checkpoints,
+        ready_s: report.ready.as_secs_f64(),
     })
 }
 

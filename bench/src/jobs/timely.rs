@@ -121,6 +121,7 @@ where
         checksum: totals.checksum(),
         results: totals.records(),
         checkpoints: Default::default(),
+        ready_s: 0.0,
     })
 }
 

@@ -304,6 +304,7 @@ fn run_query(options: &Options, config: JobConfig) -> Result<RunStats, NexmarkEr
         checksum: totals.checksum(),
         results: totals.records(),
         checkpoints: report.checkpoints,
+        ready_s: report.ready.as_secs_f64(),
     })
 }
 
@@ -453,6 +454,7 @@ fn generate(options: &Options) -> Result<RunStats, NexmarkError> {
         checksum,
         results: count,
         checkpoints: Default::default(),
+        ready_s: 0.0,
     })
 }
 

@@ -196,9 +196,7 @@ impl Coordinator {
         };
         match self.write(&*storage, id, pending.acks, commits.clone(), false) {
             Ok(bytes) => {
-                self.stats.completed += 1;
-                self.stats.bytes_written += bytes;
-                self.stats.durations.push(pending.started.elapsed());
+                self.stats.record(pending.started.elapsed(), bytes);
                 tracing::debug!(checkpoint = id, bytes, "checkpoint complete");
                 crash_point("before-sink-commit");
                 self.commit(&commits);
@@ -231,9 +229,7 @@ impl Coordinator {
         let storage = self.storage.clone();
         match self.write(&*storage, id, Vec::new(), commits.clone(), true) {
             Ok(bytes) => {
-                self.stats.completed += 1;
-                self.stats.bytes_written += bytes;
-                self.stats.durations.push(started.elapsed());
+                self.stats.record(started.elapsed(), bytes);
                 self.commit(&commits);
                 self.retire(id);
             }

@@ -3,7 +3,7 @@
 //! (xxh3). A reader checks all of it before it trusts a byte: a flipped bit, a truncation, a
 //! file from another checkpoint or another kind is an error naming the file.
 
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::Xxh3;
 
 use super::CheckpointError;
 
@@ -44,10 +44,10 @@ pub fn encode(kind: FileKind, checkpoint: u64, payload: &[u8]) -> Vec<u8> {
 
 /// The checksum of a framed file: over everything but the checksum field itself.
 fn checksum(bytes: &[u8]) -> u64 {
-    let mut covered = Vec::with_capacity(bytes.len());
-    covered.extend_from_slice(&bytes[..24]);
-    covered.extend_from_slice(&bytes[HEADER_LEN..]);
-    xxh3_64(&covered)
+    let mut hasher = Xxh3::new();
+    hasher.update(&bytes[..24]);
+    hasher.update(&bytes[HEADER_LEN..]);
+    hasher.digest()
 }
 
 /// Checks the file `name`'s framing and returns its payload.

@@ -199,7 +199,8 @@ impl CheckpointConfig {
 pub(crate) struct StatePart {
     /// The operator (its index in the job).
     pub(crate) operator: u32,
-    /// Its encoded state.
+    /// Its encoded state (as one byte string: copied, not encoded byte by byte).
+    #[serde(with = "serde_bytes")]
     pub(crate) bytes: Vec<u8>,
     /// For a delta (a paged store's changed pages): the checkpoint whose part of the same
     /// operator and shard it applies on.
@@ -271,6 +272,8 @@ pub struct CheckpointStats {
     pub bytes_written: u64,
     /// Per completed checkpoint, from the request to the durable manifest.
     pub durations: Vec<Duration>,
+    /// Per completed checkpoint, the bytes it wrote.
+    pub sizes: Vec<u64>,
     /// The checkpoint the job resumed from, if it restored one.
     pub restored_from: Option<u64>,
     /// The savepoint the job stopped with, if it did.
@@ -278,6 +281,14 @@ pub struct CheckpointStats {
 }
 
 impl CheckpointStats {
+    /// Counts a completed checkpoint that took `duration` and wrote `bytes`.
+    pub(crate) fn record(&mut self, duration: Duration, bytes: u64) {
+        self.completed += 1;
+        self.bytes_written += bytes;
+        self.durations.push(duration);
+        self.sizes.push(bytes);
+    }
+
     /// The `q`-quantile (0..=1) of the checkpoint durations, if any completed.
     pub fn duration_quantile(&self, q: f64) -> Option<Duration> {
         let mut sorted = self.durations.clone();

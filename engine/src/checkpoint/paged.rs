@@ -1,8 +1,9 @@
 //! Paged state parts: how a store organised in fixed-size pages (the memory-mapped backend)
-//! saves itself. A part is either *full* (every page) or a *delta* (the pages changed since
-//! the part of an earlier checkpoint, its base); restoring applies a chain of deltas on its
-//! full base. Pages are copied out raw, after a small header, so that saving 1% of a large
-//! store costs a copy of 1% of its bytes.
+//! saves itself. A part is either *full* (every page, in order) or a *delta* (the pages
+//! changed since the part of an earlier checkpoint, its base); restoring applies a chain of
+//! deltas on its full base, in place. Pages come first, raw, then a small header and its
+//! length: a full image's page `i` sits at byte `i × page size`, so a delta applies by
+//! copying its pages over, and a store maps an image back by copying one block.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,91 +16,154 @@ struct Header {
     page_size: u32,
     /// The store's page count.
     page_count: u32,
-    /// The indexes of the pages that follow, in order.
-    pages: Vec<u32>,
+    /// The indexes of the pages, in the order they are stored; `None` for every page in
+    /// order (a full image).
+    pages: Option<Vec<u32>>,
 }
 
-/// A set of pages with the store's meta: a full image or a delta.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageSet {
+/// A parsed paged part, borrowing its bytes.
+#[derive(Debug)]
+pub struct PagedPart<'a> {
     /// The store's own description of its geometry.
     pub meta: Vec<u8>,
     /// The page size in bytes.
     pub page_size: usize,
     /// The store's page count.
     pub page_count: usize,
-    /// `(page index, page bytes)`, by index.
-    pub pages: Vec<(u32, Vec<u8>)>,
+    /// The pages' indexes in storage order (`None`: all, in order).
+    indexes: Option<Vec<u32>>,
+    /// The pages, back to back.
+    body: &'a [u8],
 }
 
-impl PageSet {
-    /// Encodes `meta` and the pages `pages` yields (each `page_size` bytes).
-    pub fn encode<'a>(
-        meta: &[u8],
-        page_size: usize,
-        page_count: usize,
-        pages: impl Iterator<Item = (u32, &'a [u8])> + Clone,
-    ) -> Vec<u8> {
-        let header = Header {
-            meta: meta.to_vec(),
-            page_size: page_size as u32,
-            page_count: page_count as u32,
-            pages: pages.clone().map(|(index, _)| index).collect(),
-        };
-        let mut bytes = postcard::to_stdvec(&header).expect("a header encodes");
-        let header_len = bytes.len() as u32;
-        bytes.reserve(header.pages.len() * page_size + 4);
-        for (_, page) in pages {
-            debug_assert_eq!(page.len(), page_size);
-            bytes.extend_from_slice(page);
-        }
-        bytes.extend_from_slice(&header_len.to_le_bytes());
+impl<'a> PagedPart<'a> {
+    /// Encodes a full image: `meta` and every page of `pages` (`page_count` of `page_size`
+    /// bytes, in order).
+    pub fn encode_full(meta: &[u8], page_size: usize, page_count: usize, pages: &[u8]) -> Vec<u8> {
+        debug_assert_eq!(pages.len(), page_size * page_count);
+        let mut bytes = Vec::with_capacity(pages.len() + meta.len() + 32);
+        bytes.extend_from_slice(pages);
+        finish(&mut bytes, meta, page_size, page_count, None);
         bytes
     }
 
-    /// Decodes a part made by [`encode`](Self::encode).
-    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+    /// Encodes a delta: `meta` and the pages `pages` yields.
+    pub fn encode_delta<'p>(
+        meta: &[u8],
+        page_size: usize,
+        page_count: usize,
+        pages: impl Iterator<Item = (u32, &'p [u8])>,
+    ) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut indexes = Vec::new();
+        for (index, page) in pages {
+            debug_assert_eq!(page.len(), page_size);
+            bytes.extend_from_slice(page);
+            indexes.push(index);
+        }
+        finish(&mut bytes, meta, page_size, page_count, Some(indexes));
+        bytes
+    }
+
+    /// Parses a part made by the encoders.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, String> {
         let tail = bytes.len().checked_sub(4).ok_or("a paged part too short")?;
         let header_len = u32::from_le_bytes(bytes[tail..].try_into().expect("4 bytes")) as usize;
-        let header: Header =
-            postcard::from_bytes(bytes.get(..header_len).ok_or("a bad header length")?)
-                .map_err(|e| format!("a bad paged header: {e}"))?;
+        let start = tail.checked_sub(header_len).ok_or("a bad header length")?;
+        let header: Header = postcard::from_bytes(&bytes[start..tail])
+            .map_err(|e| format!("a bad paged header: {e}"))?;
         let page_size = header.page_size as usize;
-        let body = &bytes[header_len..tail];
-        if body.len() != header.pages.len() * page_size {
+        let count = header
+            .pages
+            .as_ref()
+            .map_or(header.page_count as usize, Vec::len);
+        if start != count * page_size {
             return Err(format!(
-                "{} bytes of pages, {} pages of {page_size} announced",
-                body.len(),
-                header.pages.len()
+                "{start} bytes of pages, {count} of {page_size} announced"
             ));
         }
-        let pages = header
+        if header
             .pages
-            .iter()
-            .zip(body.chunks_exact(page_size.max(1)))
-            .map(|(index, page)| (*index, page.to_vec()))
-            .collect();
+            .as_ref()
+            .is_some_and(|pages| pages.iter().any(|&index| index >= header.page_count))
+        {
+            return Err("a page beyond the store".into());
+        }
         Ok(Self {
             meta: header.meta,
             page_size,
             page_count: header.page_count as usize,
-            pages,
+            indexes: header.pages,
+            body: &bytes[..start],
         })
     }
 
-    /// Applies `delta` (a later part based on this one): its pages replace these, and its
-    /// meta is the store's now.
-    pub fn apply(&mut self, delta: PageSet) -> Result<(), String> {
-        if delta.page_size != self.page_size || delta.page_count != self.page_count {
-            return Err("a delta of another page geometry than its base".into());
-        }
-        let mut merged: std::collections::BTreeMap<u32, Vec<u8>> =
-            std::mem::take(&mut self.pages).into_iter().collect();
-        merged.extend(delta.pages);
-        self.pages = merged.into_iter().collect();
-        self.meta = delta.meta;
-        Ok(())
+    /// Whether this is a full image.
+    pub fn is_full(&self) -> bool {
+        self.indexes.is_none()
     }
+
+    /// Every page, back to back (a full image's).
+    pub fn full_pages(&self) -> Option<&'a [u8]> {
+        self.is_full().then_some(self.body)
+    }
+
+    /// `(page index, page bytes)`, in storage order.
+    pub fn pages(&self) -> impl Iterator<Item = (u32, &'a [u8])> + '_ {
+        let size = self.page_size.max(1);
+        self.body
+            .chunks_exact(size)
+            .enumerate()
+            .map(move |(k, page)| {
+                let index = match &self.indexes {
+                    Some(indexes) => indexes[k],
+                    None => k as u32,
+                };
+                (index, page)
+            })
+    }
+}
+
+/// Appends the header and its length.
+fn finish(
+    bytes: &mut Vec<u8>,
+    meta: &[u8],
+    page_size: usize,
+    page_count: usize,
+    pages: Option<Vec<u32>>,
+) {
+    let header = Header {
+        meta: meta.to_vec(),
+        page_size: page_size as u32,
+        page_count: page_count as u32,
+        pages,
+    };
+    let encoded = postcard::to_stdvec(&header).expect("a header encodes");
+    bytes.extend_from_slice(&encoded);
+    bytes.extend_from_slice(&(encoded.len() as u32).to_le_bytes());
+}
+
+/// Applies `delta` on the full image `full` in place: its pages overwrite, its meta replaces.
+pub fn apply(full: &mut Vec<u8>, delta: &[u8]) -> Result<(), String> {
+    let delta = PagedPart::parse(delta)?;
+    let (meta, page_size, page_count, body_len) = {
+        let base = PagedPart::parse(full)?;
+        if !base.is_full() {
+            return Err("a delta's base is not a full image".into());
+        }
+        (base.meta, base.page_size, base.page_count, base.body.len())
+    };
+    if delta.page_size != page_size || delta.page_count != page_count {
+        return Err("a delta of another page geometry than its base".into());
+    }
+    let _ = meta;
+    for (index, page) in delta.pages() {
+        let at = index as usize * page_size;
+        full[at..at + page_size].copy_from_slice(page);
+    }
+    full.truncate(body_len);
+    finish(full, &delta.meta, page_size, page_count, None);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -107,24 +171,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_delta_applies_on_its_base() {
-        let pages: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 8]).collect();
-        let full = PageSet::encode(
-            b"m1",
-            8,
-            4,
-            pages
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (i as u32, p.as_slice())),
-        );
+    fn a_delta_applies_on_its_base_in_place() {
+        let pages: Vec<u8> = (0..4u8).flat_map(|i| vec![i; 8]).collect();
+        let mut image = PagedPart::encode_full(b"m1", 8, 4, &pages);
         let changed = [9u8; 8];
-        let delta = PageSet::encode(b"m2", 8, 4, [(2u32, &changed[..])].into_iter());
-        let mut image = PageSet::decode(&full).unwrap();
-        image.apply(PageSet::decode(&delta).unwrap()).unwrap();
-        assert_eq!(image.meta, b"m2");
-        assert_eq!(image.pages[2].1, vec![9; 8]);
-        assert_eq!(image.pages[1].1, vec![1; 8]);
-        assert!(PageSet::decode(&full[..full.len() - 9]).is_err());
+        let delta = PagedPart::encode_delta(b"m2", 8, 4, [(2u32, &changed[..])].into_iter());
+        apply(&mut image, &delta).unwrap();
+        let parsed = PagedPart::parse(&image).unwrap();
+        assert_eq!(parsed.meta, b"m2");
+        let all: Vec<(u32, Vec<u8>)> = parsed.pages().map(|(i, p)| (i, p.to_vec())).collect();
+        assert_eq!(all[2], (2, vec![9; 8]));
+        assert_eq!(all[1], (1, vec![1; 8]));
+        assert!(PagedPart::parse(&image[..image.len() - 9]).is_err());
+        let beyond = PagedPart::encode_delta(b"m", 8, 4, [(7u32, &changed[..])].into_iter());
+        assert!(PagedPart::parse(&beyond).is_err());
     }
 }

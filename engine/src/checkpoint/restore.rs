@@ -7,7 +7,7 @@ use super::coordinator::{commit_files, remove_checkpoint_files};
 use super::crash::crash_point;
 use super::format::{self, FileKind};
 use super::manifest::{state_file_name, Manifest};
-use super::paged::PageSet;
+use super::paged;
 use super::storage::Storage;
 use super::{CheckpointError, StageFile, StatePart};
 
@@ -177,40 +177,36 @@ fn resolve(
     part: StatePart,
     inherited: &BTreeSet<String>,
 ) -> Result<Vec<u8>, CheckpointError> {
-    let Some(base) = part.base else {
-        return Ok(part.bytes);
-    };
-    let name = state_file_name(base, shard as usize, stage as usize);
-    let corrupt = |what: String| CheckpointError::Corrupt {
-        file: name.clone(),
-        offset: format::HEADER_LEN as u64,
-        what,
-    };
-    if !inherited.contains(&name) {
-        return Err(corrupt("a delta's base file is not in the manifest".into()));
+    let operator = part.operator;
+    // Walk back to the full image, keeping the deltas (newest first).
+    let mut deltas = Vec::new();
+    let mut current = part;
+    while let Some(base) = current.base {
+        let name = state_file_name(base, shard as usize, stage as usize);
+        let corrupt = |what: String| CheckpointError::Corrupt {
+            file: name.clone(),
+            offset: format::HEADER_LEN as u64,
+            what,
+        };
+        if !inherited.contains(&name) {
+            return Err(corrupt("a delta's base file is not in the manifest".into()));
+        }
+        let base_part = read_stage_file(storage, &name, base)?
+            .parts
+            .into_iter()
+            .find(|candidate| candidate.operator == operator)
+            .ok_or_else(|| corrupt(format!("holds no state of operator {operator}")))?;
+        deltas.push(std::mem::replace(&mut current, base_part).bytes);
     }
-    let base_file = read_stage_file(storage, &name, base)?;
-    let base_part = base_file
-        .parts
-        .iter()
-        .find(|candidate| candidate.operator == part.operator)
-        .cloned()
-        .ok_or_else(|| corrupt(format!("holds no state of operator {}", part.operator)))?;
-    let base_bytes = resolve(storage, (shard, stage), base_part, inherited)?;
-    let mut image = PageSet::decode(&base_bytes).map_err(corrupt)?;
-    image
-        .apply(PageSet::decode(&part.bytes).map_err(corrupt)?)
-        .map_err(corrupt)?;
-    let pages = image
-        .pages
-        .iter()
-        .map(|(index, page)| (*index, page.as_slice()));
-    Ok(PageSet::encode(
-        &image.meta,
-        image.page_size,
-        image.page_count,
-        pages,
-    ))
+    let mut image = current.bytes;
+    for delta in deltas.iter().rev() {
+        paged::apply(&mut image, delta).map_err(|what| CheckpointError::Corrupt {
+            file: state_file_name(0, shard as usize, stage as usize),
+            offset: 0,
+            what: format!("a delta chain does not apply: {what}"),
+        })?;
+    }
+    Ok(image)
 }
 
 fn remove_temporaries(storage: &dyn Storage) {

@@ -34,6 +34,11 @@ pub struct JobMetrics {
     pub(crate) checkpoints_completed: AtomicU64,
     /// Checkpoints failed so far.
     pub(crate) checkpoints_failed: AtomicU64,
+    /// When the job started.
+    started: std::time::Instant,
+    /// Nanoseconds from the start until the last shard had built its operators (restored
+    /// its state) and could process records.
+    ready_ns: AtomicU64,
 }
 
 impl JobMetrics {
@@ -42,7 +47,21 @@ impl JobMetrics {
             shards: (0..shards).map(|_| CachePadded::default()).collect(),
             checkpoints_completed: AtomicU64::new(0),
             checkpoints_failed: AtomicU64::new(0),
+            started: std::time::Instant::now(),
+            ready_ns: AtomicU64::new(0),
         }
+    }
+
+    /// A shard has built its operators (restored state included) and is ready to process.
+    pub(crate) fn mark_ready(&self) {
+        let elapsed = self.started.elapsed().as_nanos() as u64;
+        self.ready_ns.fetch_max(elapsed, Ordering::AcqRel);
+    }
+
+    /// How long after the start every shard was ready to process records: the time a
+    /// restore takes to map the state back (zero until then).
+    pub fn ready_after(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.ready_ns.load(Ordering::Acquire))
     }
 
     /// Checkpoints completed so far.

@@ -32,6 +32,8 @@ pub struct JobReport {
     pub sink_records: u64,
     /// What the job's checkpoints did (all zero without checkpointing).
     pub checkpoints: CheckpointStats,
+    /// How long after the start every shard was ready to process (its state restored).
+    pub ready: Duration,
 }
 
 /// A running job: wait for it, cancel it, or read its metrics while it runs.
@@ -81,6 +83,7 @@ impl JobHandle {
             source_records: self.metrics.source_records(),
             sink_records: self.metrics.sink_records(),
             checkpoints,
+            ready: self.metrics.ready_after(),
         })
     }
 
@@ -287,6 +290,7 @@ async fn run_shard(
         Ok(tasks) => tasks,
         Err(error) => return context.control.fail(error),
     };
+    context.metrics.mark_ready();
     let running: Vec<_> = tasks
         .into_iter()
         .map(|task| {

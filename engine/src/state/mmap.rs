@@ -9,9 +9,10 @@
 //! is one cache line). A read is a pointer
 //! into the mapping and an update writes the value in place: nothing is decoded. Each page
 //! remembers the checkpoint epoch it was last written in; at a barrier the store saves either
-//! every page (the first time, after it grew, or every [`MAX_CHAIN`] checkpoints, which bounds
-//! the chain a restore applies) or the pages written since the newest completed checkpoint,
-//! as a delta on it.
+//! the pages written since the newest completed checkpoint, as a delta on it, or every page:
+//! the first time, after it grew or was restored, and whenever the deltas since the last full
+//! image would add up to more than half the store's pages (or [`MAX_CHAIN`] of them): so a
+//! restore reads at most one and a half times the store, whatever the number of checkpoints.
 //!
 //! Keys are placed by a seeded xxh3 of their bytes, which never changes, so a saved image
 //! can be mapped back as it is.
@@ -22,18 +23,19 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use bytemuck::Pod;
-use memmap2::MmapMut;
+use memmap2::{MmapMut, MmapOptions};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::KeyedStore;
-use crate::checkpoint::paged::PageSet;
+use crate::checkpoint::paged::PagedPart;
 
 /// The page size: the unit of dirty tracking and of incremental checkpoints.
 pub const PAGE: usize = 4096;
 
-/// After this many deltas in a row, a checkpoint saves every page again.
-pub const MAX_CHAIN: u32 = 8;
+/// After this many deltas in a row, a checkpoint saves every page again (this bounds the
+/// files a restore opens; the bytes are bounded by half the store's pages).
+pub const MAX_CHAIN: u32 = 64;
 
 /// The pages a new store starts with.
 const INITIAL_PAGES: usize = 16;
@@ -82,6 +84,8 @@ pub struct MmapStore<K, V> {
     epoch: u64,
     /// Deltas saved since the last full image.
     chain: u32,
+    /// Pages saved in those deltas.
+    chain_pages: usize,
     /// Whether the next checkpoint must save every page.
     full_next: bool,
     types: PhantomData<fn() -> (K, V)>,
@@ -137,11 +141,13 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
             .truncate(true)
             .open(&path)?;
         file.set_len((pages * PAGE) as u64)?;
+        // Fault every page in at once (MAP_POPULATE): touching the fresh pages of a new file
+        // one by one costs tens of microseconds each here, which made growing a large
+        // store take seconds.
         // SAFETY: the file is this store's own, created (truncated) just now in the job's
         // state folder and written only through this mapping; nothing else maps or resizes
         // it while the store lives (the store owns the only handle).
-        let map = unsafe { MmapMut::map_mut(&file)? };
-
+        let map = unsafe { MmapOptions::new().populate().map_mut(&file)? };
         Ok(Self {
             dir: dir.to_path_buf(),
             name: name.to_string(),
@@ -157,6 +163,7 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
             page_epochs: vec![0; pages],
             epoch: 1,
             chain: 0,
+            chain_pages: 0,
             full_next: true,
             types: PhantomData,
         })
@@ -273,18 +280,22 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
         let full = self.full_next
             || completed == 0
             || self.chain >= MAX_CHAIN
-            || changed.len() * 4 > self.pages;
+            || (self.chain_pages + changed.len()) * 2 > self.pages;
         let meta = postcard::to_stdvec(&self.meta()).expect("meta encodes");
         let page = |index: u32| {
             let at = index as usize * PAGE;
             (index, &self.map[at..at + PAGE])
         };
         let bytes = if full {
-            PageSet::encode(&meta, PAGE, self.pages, (0..self.pages as u32).map(page))
+            PagedPart::encode_full(&meta, PAGE, self.pages, &self.map[..self.pages * PAGE])
         } else {
-            PageSet::encode(&meta, PAGE, self.pages, changed.iter().copied().map(page))
+            PagedPart::encode_delta(&meta, PAGE, self.pages, changed.iter().copied().map(page))
         };
-        self.chain = if full { 0 } else { self.chain + 1 };
+        (self.chain, self.chain_pages) = if full {
+            (0, 0)
+        } else {
+            (self.chain + 1, self.chain_pages + changed.len())
+        };
         self.full_next = false;
         self.epoch = barrier + 1;
         (bytes, (!full).then_some(completed))
@@ -302,14 +313,16 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
     }
 
     /// A store holding the full image `image` (a resolved checkpoint part), written into a
-    /// new file and mapped: the pages are copied, not decoded. Epochs continue after
-    /// checkpoint `restored`.
+    /// new file and mapped: the pages are copied as one block, not decoded. Epochs continue
+    /// after checkpoint `restored`.
     pub(crate) fn from_image(
         dir: &Path,
         name: &str,
-        image: &PageSet,
+        image: &[u8],
         restored: u64,
     ) -> Result<Self, String> {
+        let image = PagedPart::parse(image)?;
+        let pages = image.full_pages().ok_or("not a full image")?;
         let meta: Meta = postcard::from_bytes(&image.meta).map_err(|e| format!("bad meta: {e}"))?;
         let expected = (
             std::mem::size_of::<K>() as u32,
@@ -323,17 +336,14 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
         }
         let mut store =
             Self::with_pages(dir, name, 0, meta.pages as usize).map_err(|e| e.to_string())?;
-        if image.pages.len() != store.pages {
+        if pages.len() != store.pages * PAGE {
             return Err(format!(
-                "{} of {} pages saved",
-                image.pages.len(),
+                "{} bytes of pages saved for {} pages",
+                pages.len(),
                 store.pages
             ));
         }
-        for (index, bytes) in &image.pages {
-            let at = *index as usize * PAGE;
-            store.map[at..at + PAGE].copy_from_slice(bytes);
-        }
+        store.map[..pages.len()].copy_from_slice(pages);
         store.len = meta.len as usize;
         store.deleted = meta.deleted as usize;
         store.epoch = restored + 1;
@@ -343,12 +353,13 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
 
     /// Every entry of the full image `image`, for re-inserting the keys a shard owns when
     /// the shard count changed.
-    pub(crate) fn entries_of(image: &PageSet) -> Result<Vec<(K, V)>, String> {
+    pub(crate) fn entries_of(image: &[u8]) -> Result<Vec<(K, V)>, String> {
+        let image = PagedPart::parse(image)?;
         let meta: Meta = postcard::from_bytes(&image.meta).map_err(|e| format!("bad meta: {e}"))?;
         let slot_size = meta.slot_size as usize;
         let value_offset = 8 + pad8(std::mem::size_of::<K>());
         let mut entries = Vec::with_capacity(meta.len as usize);
-        for (_, page) in &image.pages {
+        for (_, page) in image.pages() {
             for slot in page.chunks_exact(slot_size).take(PAGE / slot_size) {
                 if slot[..8] == OCCUPIED.to_ne_bytes() {
                     let key = *bytemuck::from_bytes::<K>(&slot[8..8 + std::mem::size_of::<K>()]);
@@ -517,10 +528,12 @@ mod tests {
         for key in 0..100_000u64 {
             *store.get_or_insert_with(&key, || 0) += key;
         }
-        let (full, base) = store.save(1, 0);
+        let (mut image, base) = store.save(1, 0);
         assert_eq!(base, None);
-        let mut image = PageSet::decode(&full).unwrap();
-        assert_eq!(image.pages.len(), store.pages);
+        assert_eq!(
+            PagedPart::parse(&image).unwrap().pages().count(),
+            store.pages
+        );
         // 1% of the keys change: those of the first pages. (Keys are placed by hash, so 1%
         // of keys picked at random would touch most pages: a page holds 170 of them.)
         let changed: Vec<u64> = store.iter().map(|(key, _)| *key).take(1_000).collect();
@@ -529,14 +542,13 @@ mod tests {
         }
         let (delta, base) = store.save(2, 1);
         assert_eq!(base, Some(1));
-        let delta = PageSet::decode(&delta).unwrap();
+        let saved = PagedPart::parse(&delta).unwrap().pages().count();
         assert!(
-            delta.pages.len() * 50 < store.pages,
-            "{} of {} pages saved",
-            delta.pages.len(),
+            saved * 50 < store.pages,
+            "{saved} of {} pages saved",
             store.pages
         );
-        image.apply(delta).unwrap();
+        crate::checkpoint::paged::apply(&mut image, &delta).unwrap();
         let restored = MmapStore::<u64, u64>::from_image(&folder, "b", &image, 2).unwrap();
         assert_eq!(restored.len(), 100_000);
         for key in 0..100_000u64 {

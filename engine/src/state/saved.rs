@@ -11,7 +11,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{HeapStore, KeyedStore, MmapStore};
-use crate::checkpoint::paged::PageSet;
 use crate::checkpoint::restore::{owner, restored_parts};
 use crate::checkpoint::StageSnapshot;
 use crate::exchange::StableKey;
@@ -103,9 +102,6 @@ where
     let Some(point) = point.filter(|point| point.parts(operator.0).next().is_some()) else {
         return created(MmapStore::create(dir, &name));
     };
-    let image = |bytes: &[u8]| {
-        PageSet::decode(bytes).unwrap_or_else(|e| panic!("cannot restore its state: {e}"))
-    };
     let mut store = if point.shards as usize == context.shards {
         let bytes = point
             .part_of_shard(operator.0, context.shard)
@@ -115,13 +111,13 @@ where
                     point.checkpoint
                 )
             });
-        MmapStore::from_image(dir, &name, &image(bytes), point.checkpoint)
+        MmapStore::from_image(dir, &name, bytes, point.checkpoint)
             .unwrap_or_else(|e| panic!("cannot restore its state: {e}"))
     } else {
         let owns = owner(context);
         let mut store = created(MmapStore::create(dir, &name));
         for bytes in point.parts(operator.0) {
-            let entries = MmapStore::<K, V>::entries_of(&image(bytes))
+            let entries = MmapStore::<K, V>::entries_of(bytes)
                 .unwrap_or_else(|e| panic!("cannot restore its state: {e}"));
             for (key, value) in entries.into_iter().filter(|(key, _)| owns(key)) {
                 *store.get_or_insert_with(&key, || value) = value;
