@@ -393,3 +393,22 @@ fn a_mapped_store_restores_through_its_delta_chain() {
     );
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// A checkpoint folder that cannot be created (its parent is a file) fails the job at its
+/// start with an error naming the folder, before any record is processed.
+#[test]
+fn an_unwritable_checkpoint_folder_fails_the_start_clearly() {
+    let parent = std::env::temp_dir().join(format!("tw-ckpt-{}-not-a-folder", std::process::id()));
+    std::fs::write(&parent, b"a file, not a folder").unwrap();
+    let folder = parent.join("checkpoints");
+    let out = scratch("unwritable");
+    let error = start(&out, CheckpointConfig::new(&folder), None, 2)
+        .err()
+        .expect("the job must not start");
+    let message = error.to_string();
+    assert!(
+        matches!(error, JobError::Checkpoint(_)) && message.contains(&folder.display().to_string()),
+        "{message}"
+    );
+    std::fs::remove_file(&parent).unwrap();
+}
