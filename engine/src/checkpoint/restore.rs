@@ -123,35 +123,34 @@ fn load(storage: &dyn Storage, id: u64) -> Result<RestorePoint, CheckpointError>
         .collect();
     // Each stage file (with its delta chains) on its own thread: reading, checking and
     // applying a large store's image is most of a restore's time.
-    let loaded: Vec<Result<Vec<(u32, u32, Vec<u8>)>, CheckpointError>> =
-        std::thread::scope(|scope| {
-            let loading: Vec<_> = manifest
-                .files
-                .iter()
-                .map(|(name, _)| {
-                    let inherited = &inherited;
-                    scope.spawn(move || {
-                        let file = read_stage_file(storage, name, id)?;
-                        let place = (file.shard, file.stage);
-                        file.parts
-                            .into_iter()
-                            .map(|part| {
-                                let operator = part.operator;
-                                Ok((operator, place.0, resolve(storage, place, part, inherited)?))
-                            })
-                            .collect()
-                    })
+    let loaded: Vec<Result<LoadedFile, CheckpointError>> = std::thread::scope(|scope| {
+        let loading: Vec<_> = manifest
+            .files
+            .iter()
+            .map(|(name, _)| {
+                let inherited = &inherited;
+                scope.spawn(move || {
+                    let file = read_stage_file(storage, name, id)?;
+                    let place = (file.shard, file.stage);
+                    file.parts
+                        .into_iter()
+                        .map(|part| {
+                            let operator = part.operator;
+                            Ok((operator, place.0, resolve(storage, place, part, inherited)?))
+                        })
+                        .collect()
                 })
-                .collect();
-            loading
-                .into_iter()
-                .map(|thread| {
-                    thread
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        });
+            })
+            .collect();
+        loading
+            .into_iter()
+            .map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
     let mut parts: HashMap<u32, Vec<(u32, Vec<u8>)>> = HashMap::new();
     for file in loaded {
         for (operator, shard, bytes) in file? {
@@ -168,6 +167,9 @@ fn load(storage: &dyn Storage, id: u64) -> Result<RestorePoint, CheckpointError>
         parts,
     })
 }
+
+/// One stage file's parts, resolved: `(operator, old shard, state)`.
+type LoadedFile = Vec<(u32, u32, Vec<u8>)>;
 
 /// Reads and checks the stage file `name` of checkpoint `id`.
 fn read_stage_file(
