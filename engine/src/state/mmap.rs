@@ -2,11 +2,11 @@
 //! exceed RAM (the kernel pages it in and out) and a checkpoint copies only the pages
 //! changed since the last one.
 //!
-//! The file is an open-addressing hash table (linear probing) of fixed-size slots: a slot is
-//! an 8-byte tag (empty, occupied, deleted), the key and the value, each as its plain bytes
-//! (`bytemuck::Pod`), 8-byte aligned, the whole rounded up to a power of two so that slots
-//! tile the 4 KiB pages exactly and a slot's place is a shift, not a division (a 64-byte slot
-//! is one cache line). A read is a pointer
+//! The file is an open-addressing hash table (linear probing) of fixed-size slots packed back
+//! to back: a slot is an 8-byte tag (empty, occupied, deleted), the key and the value, each
+//! as its plain bytes (`bytemuck::Pod`), 8-byte aligned. Slots are not padded to a power of
+//! two: a smaller table misses the cache and the TLB less, which is what lookups cost. A slot
+//! may straddle two pages; writing it marks both. A read is a pointer
 //! into the mapping and an update writes the value in place: nothing is decoded. Each page
 //! remembers the checkpoint epoch it was last written in; at a barrier the store saves either
 //! the pages written since the newest completed checkpoint, as a delta on it, or every page:
@@ -70,11 +70,9 @@ pub struct MmapStore<K, V> {
     /// The mapping (the file itself can be closed: the mapping keeps it).
     map: MmapMut,
     slot_size: usize,
-    /// log2 of `slot_size`.
-    slot_shift: u32,
     value_offset: usize,
     pages: usize,
-    /// Slots in all (a power of two).
+    /// Slots in all.
     capacity: usize,
     len: usize,
     deleted: usize,
@@ -124,8 +122,7 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
             std::mem::align_of::<K>() <= 8 && std::mem::align_of::<V>() <= 8,
             "memory-mapped state holds keys and values aligned to at most 8 bytes"
         );
-        let slot_size = (8 + pad8(std::mem::size_of::<K>()) + pad8(std::mem::size_of::<V>()))
-            .next_power_of_two();
+        let slot_size = 8 + pad8(std::mem::size_of::<K>()) + pad8(std::mem::size_of::<V>());
         assert!(
             slot_size <= PAGE,
             "a key and value of at most {} bytes",
@@ -156,8 +153,7 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
             slot_size,
             value_offset: 8 + pad8(std::mem::size_of::<K>()),
             pages,
-            slot_shift: slot_size.trailing_zeros(),
-            capacity: pages * (PAGE / slot_size),
+            capacity: pages * PAGE / slot_size,
             len: 0,
             deleted: 0,
             page_epochs: vec![0; pages],
@@ -176,7 +172,7 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
 
     #[inline]
     fn offset(&self, slot: usize) -> usize {
-        slot << self.slot_shift
+        slot * self.slot_size
     }
 
     #[inline]
@@ -197,17 +193,19 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
         bytemuck::from_bytes(&self.map[at..at + std::mem::size_of::<V>()])
     }
 
-    /// Marks `slot`'s page as written in this epoch and returns the slot's bytes.
+    /// Marks `slot`'s page (or two) as written in this epoch and returns the slot's bytes.
     #[inline]
     fn slot_mut(&mut self, slot: usize) -> &mut [u8] {
-        self.page_epochs[(slot << self.slot_shift) / PAGE] = self.epoch;
         let at = self.offset(slot);
+        self.page_epochs[at / PAGE] = self.epoch;
+        self.page_epochs[(at + self.slot_size - 1) / PAGE] = self.epoch;
         &mut self.map[at..at + self.slot_size]
     }
 
     #[inline]
     fn home(&self, key: &K) -> usize {
-        xxh3_64_with_seed(bytemuck::bytes_of(key), SLOT_SEED) as usize & (self.capacity - 1)
+        let hash = xxh3_64_with_seed(bytemuck::bytes_of(key), SLOT_SEED);
+        ((u128::from(hash) * self.capacity as u128) >> 64) as usize
     }
 
     /// The slot holding `key`, or (`Err`) the slot where it would go.
@@ -226,7 +224,10 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
                 }
                 _ => {}
             }
-            slot = (slot + 1) & (self.capacity - 1);
+            slot += 1;
+            if slot == self.capacity {
+                slot = 0;
+            }
         }
     }
 
@@ -359,8 +360,10 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
         let slot_size = meta.slot_size as usize;
         let value_offset = 8 + pad8(std::mem::size_of::<K>());
         let mut entries = Vec::with_capacity(meta.len as usize);
-        for (_, page) in image.pages() {
-            for slot in page.chunks_exact(slot_size).take(PAGE / slot_size) {
+        // Slots straddle pages: walk the image's pages as one block.
+        let block = image.full_pages().ok_or("not a full image")?;
+        {
+            for slot in block.chunks_exact(slot_size) {
                 if slot[..8] == OCCUPIED.to_ne_bytes() {
                     let key = *bytemuck::from_bytes::<K>(&slot[8..8 + std::mem::size_of::<K>()]);
                     let value = *bytemuck::from_bytes::<V>(
