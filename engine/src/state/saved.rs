@@ -69,6 +69,30 @@ where
     store
 }
 
+/// Removes the state files that processes no longer alive left behind (a killed job cannot
+/// remove its own): their names start with `state-<pid>-`. Done once per process, before
+/// its first mapped store.
+fn remove_orphans(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix("state-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = std::path::Path::new("/proc").join(pid.to_string()).exists();
+        if !alive {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Distinguishes the state files of stores made in this process.
 static STORES: AtomicU64 = AtomicU64::new(0);
 
@@ -92,6 +116,8 @@ where
         operator.0,
         context.shard
     );
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| remove_orphans(dir));
     let created = |store: std::io::Result<MmapStore<K, V>>| {
         store.unwrap_or_else(|e| panic!("cannot create a state file in {}: {e}", dir.display()))
     };
@@ -128,4 +154,24 @@ where
     // The restored checkpoint's files belong to the run that wrote them: start a new chain.
     store.save_all_next();
     store
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_of_dead_processes_are_removed() {
+        let dir = std::env::temp_dir().join(format!("tw-orphans-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dead = format!("state-{}-0-op1-shard0.g0", u32::MAX);
+        let alive = format!("state-{}-0-op1-shard0.g0", std::process::id());
+        for name in [&dead, &alive, &"notes".to_string()] {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+        remove_orphans(&dir);
+        assert!(!dir.join(&dead).exists());
+        assert!(dir.join(&alive).exists() && dir.join("notes").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
