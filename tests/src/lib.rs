@@ -44,3 +44,21 @@ pub fn live_threads(prefix: &str) -> Vec<String> {
         .filter(|name| name.starts_with(prefix))
         .collect()
 }
+
+/// The lines of the committed part files a transactional file sink wrote into `folder`
+/// (`part-…`; pending files are hidden behind a dot and not read), sorted.
+pub fn committed_lines(folder: &std::path::Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        let committed = path
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with("part-"));
+        if committed {
+            let text = std::fs::read_to_string(&path).unwrap();
+            lines.extend(text.lines().map(String::from));
+        }
+    }
+    lines.sort();
+    lines
+}

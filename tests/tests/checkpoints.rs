@@ -15,7 +15,7 @@ use tidewater::checkpoint::storage::{Fault, PowerLoss};
 use tidewater::checkpoint::{MemoryStorage, OnCheckpointFailure, Storage};
 use tidewater::prelude::*;
 use tidewater::{JobHandle, JobReport};
-use tidewater_tests::join_within;
+use tidewater_tests::{committed_lines, join_within};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const EVENTS: u64 = 30_000;
@@ -79,7 +79,7 @@ fn expected() -> Vec<String> {
 /// Asserts that the committed output is exactly the expected one, reporting lost and
 /// repeated lines briefly.
 fn assert_exact(out: &Path, case: &str) {
-    let (mut got, want) = (committed(out), expected());
+    let (mut got, want) = (committed_lines(out), expected());
     if got == want {
         return;
     }
@@ -95,23 +95,6 @@ fn assert_exact(out: &Path, case: &str) {
     missing.truncate(5);
     got.truncate(5);
     panic!("{case}: output not exact; lost (first 5): {missing:?}; repeated or extra (first 5): {got:?}");
-}
-
-fn committed(out: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    for entry in std::fs::read_dir(out).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none() {
-            lines.extend(
-                std::fs::read_to_string(&path)
-                    .unwrap()
-                    .lines()
-                    .map(String::from),
-            );
-        }
-    }
-    lines.sort();
-    lines
 }
 
 /// Waits until `condition` holds, at most `LIMIT`.
@@ -388,7 +371,7 @@ fn a_mapped_store_restores_through_its_delta_chain() {
         .collect();
     expected.sort();
     assert!(
-        committed(&out) == expected,
+        committed_lines(&out) == expected,
         "the restored mapped job's output is not exact"
     );
     std::fs::remove_dir_all(&out).unwrap();

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tidewater::checkpoint::crash::CRASH_POINTS;
+use tidewater_tests::committed_lines;
 
 const JOB: &str = env!("CARGO_BIN_EXE_crash_job");
 const LINES: u64 = 60_000;
@@ -42,24 +43,6 @@ fn input(dir: &Path) -> (PathBuf, Vec<String>) {
         .collect();
     expected.sort();
     (path, expected)
-}
-
-/// The committed output lines, sorted (pending files are invisible to readers).
-fn committed(output: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    for entry in std::fs::read_dir(output).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "txt") {
-            lines.extend(
-                std::fs::read_to_string(&path)
-                    .unwrap()
-                    .lines()
-                    .map(String::from),
-            );
-        }
-    }
-    lines.sort();
-    lines
 }
 
 fn job(dir: &Path, input: &Path, restore: bool) -> Command {
@@ -143,7 +126,7 @@ fn kill_at_random_moments(name: &str) {
     }
     finish(&dir, &input);
     assert!(kills >= 20);
-    assert_eq!(committed(&dir.join("out")), expected, "seed {seed}");
+    assert_eq!(committed_lines(&dir.join("out")), expected, "seed {seed}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -173,7 +156,11 @@ fn a_crash_at_every_named_point_loses_and_repeats_nothing() {
             "{point}: the job was to crash there but finished"
         );
         finish(&dir, &input);
-        assert_eq!(committed(&dir.join("out")), expected, "crash at {point}");
+        assert_eq!(
+            committed_lines(&dir.join("out")),
+            expected,
+            "crash at {point}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -11,7 +11,7 @@ use tidewater::operators::{Context, KeyedProcessFunction, TimeDomain};
 use tidewater::prelude::*;
 use tidewater::state::{KeyedStates, ValueState};
 use tidewater::JobHandle;
-use tidewater_tests::join_within;
+use tidewater_tests::{committed_lines, join_within};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const EVENTS: u64 = 40_000;
@@ -87,27 +87,7 @@ fn start(out: &Path, shards: usize, checkpoints: CheckpointConfig) -> JobHandle 
 fn output(out: &Path) -> Vec<Vec<String>> {
     ["counts", "windows", "timers"]
         .iter()
-        .map(|name| {
-            let mut all = Vec::new();
-            for entry in std::fs::read_dir(out.join(name)).unwrap() {
-                let path = entry.unwrap().path();
-                if path
-                    .file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("part-")
-                {
-                    all.extend(
-                        std::fs::read_to_string(path)
-                            .unwrap()
-                            .lines()
-                            .map(String::from),
-                    );
-                }
-            }
-            all.sort();
-            all
-        })
+        .map(|name| committed_lines(&out.join(name)))
         .collect()
 }
 

@@ -14,9 +14,10 @@
 //! line is the row's columns plus `"op"`: `"+"` or `"-"`.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use tidewater::connectors::line_number;
 
 use serde::Serialize;
 
@@ -126,7 +127,7 @@ impl<R: BufRead> EventReader<R> {
     fn malformed(&self, start: u64, line: Option<u64>, error: &serde_json::Error) -> JsonlError {
         let line = match line {
             Some(line) => line,
-            None => match line_at(&self.path, start) {
+            None => match line_number(&self.path, start) {
                 Ok(line) => line,
                 Err(source) => return JsonlError::io(&self.path, source),
             },
@@ -188,21 +189,6 @@ impl<R: BufRead> Iterator for EventReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_event().transpose()
-    }
-}
-
-/// The number (from 1) of the line that starts at byte `offset` of the file at `path`: one
-/// more than the newlines before it.
-fn line_at(path: &Path, offset: u64) -> io::Result<u64> {
-    let mut before = File::open(path)?.take(offset);
-    let mut chunk = vec![0u8; 1 << 16];
-    let mut newlines = 0;
-    loop {
-        let read = before.read(&mut chunk)?;
-        if read == 0 {
-            return Ok(newlines + 1);
-        }
-        newlines += chunk[..read].iter().filter(|&&b| b == b'\n').count() as u64;
     }
 }
 

@@ -168,8 +168,9 @@ impl<T, F: Fn(&str) -> Result<T, String>> SourceSplit<T> for LineSplit<F> {
     }
 }
 
-/// The number (from 1) of the line that starts at byte `offset`.
-fn line_number(path: &Path, offset: u64) -> std::io::Result<u64> {
+/// The number (from 1) of the line that starts at byte `offset` of the file at `path`: one
+/// more than the newlines before it (read when an error needs it, not kept while reading).
+pub fn line_number(path: &Path, offset: u64) -> std::io::Result<u64> {
     let mut before = File::open(path)?.take(offset);
     let mut chunk = vec![0u8; 1 << 16];
     let mut newlines = 0;

@@ -12,7 +12,7 @@ mod source;
 
 pub use file_sink::FileSink;
 pub(crate) use file_sink::{committed_path, prepare_folder, FileSinkWriter};
-pub use line_file::LineFile;
+pub use line_file::{line_number, LineFile};
 pub use sink::CollectHandle;
 pub(crate) use sink::{CallbackSink, CollectSink, PrintSink, SinkCount};
 pub use source::{Collection, Generator, Source, SourceSplit};
