@@ -279,9 +279,10 @@ impl Coordinator {
                 stage: ack.stage as u32,
                 parts: ack.snapshot.parts,
             };
-            let payload =
-                postcard::to_stdvec(&file).map_err(|e| CheckpointError::Encode(e.to_string()))?;
-            let bytes = format::encode(FileKind::StageState, id, &payload);
+            // Encoded straight after the header's place: the state is copied once here.
+            let bytes = postcard::to_extend(&file, vec![0; format::HEADER_LEN])
+                .map_err(|e| CheckpointError::Encode(e.to_string()))?;
+            let bytes = format::seal(FileKind::StageState, id, bytes);
             let io = |e| CheckpointError::Io(name.clone(), e);
             if visit_is_armed("mid-state-write") {
                 // Half a file on disk, then the crash.

@@ -29,14 +29,22 @@ pub enum FileKind {
 /// Frames `payload` as a file of `kind` for checkpoint `checkpoint`.
 pub fn encode(kind: FileKind, checkpoint: u64, payload: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
-    bytes.extend_from_slice(&MAGIC);
-    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    bytes.push(kind as u8);
-    bytes.push(0);
-    bytes.extend_from_slice(&checkpoint.to_le_bytes());
-    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&[0; 8]);
+    bytes.resize(HEADER_LEN, 0);
     bytes.extend_from_slice(payload);
+    seal(kind, checkpoint, bytes)
+}
+
+/// Frames a payload already written after `HEADER_LEN` placeholder bytes at the start of
+/// `bytes` (so that a large payload is not copied once more): fills in the header and the
+/// checksum.
+pub fn seal(kind: FileKind, checkpoint: u64, mut bytes: Vec<u8>) -> Vec<u8> {
+    let payload_len = (bytes.len() - HEADER_LEN) as u64;
+    bytes[..4].copy_from_slice(&MAGIC);
+    bytes[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes[6] = kind as u8;
+    bytes[7] = 0;
+    bytes[8..16].copy_from_slice(&checkpoint.to_le_bytes());
+    bytes[16..24].copy_from_slice(&payload_len.to_le_bytes());
     let checksum = checksum(&bytes);
     bytes[24..32].copy_from_slice(&checksum.to_le_bytes());
     bytes
