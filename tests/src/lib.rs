@@ -62,3 +62,22 @@ pub fn committed_lines(folder: &std::path::Path) -> Vec<String> {
     lines.sort();
     lines
 }
+
+/// Waits until `condition` holds, polling, at most a minute; panics (failing the test) naming
+/// `what` otherwise.
+pub fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A `(key, count)` as the line `key count`: the output format of the checkpoint tests'
+/// counting jobs (a `FileSink` encoder).
+pub fn count_line((key, count): &(u64, u64), buffer: &mut Vec<u8>) {
+    buffer.extend_from_slice(format!("{key} {count}\n").as_bytes());
+}

@@ -8,14 +8,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tidewater::checkpoint::manifest::{manifest_name, Manifest};
 use tidewater::checkpoint::storage::{Fault, PowerLoss};
 use tidewater::checkpoint::{MemoryStorage, OnCheckpointFailure, Storage};
 use tidewater::prelude::*;
 use tidewater::{JobHandle, JobReport};
-use tidewater_tests::{committed_lines, join_within};
+use tidewater_tests::{committed_lines, count_line, join_within, wait_until};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const EVENTS: u64 = 30_000;
@@ -49,12 +49,7 @@ fn start(
     env.from_source(source)
         .key_by(|key: &u64| *key)
         .count()
-        .sink_to_files(FileSink::new(
-            out,
-            |(key, count): &(u64, u64), buffer: &mut Vec<u8>| {
-                buffer.extend_from_slice(format!("{key} {count}\n").as_bytes());
-            },
-        ));
+        .sink_to_files(FileSink::new(out, count_line));
     env.execute_async()
 }
 
@@ -95,15 +90,6 @@ fn assert_exact(out: &Path, case: &str) {
     missing.truncate(5);
     got.truncate(5);
     panic!("{case}: output not exact; lost (first 5): {missing:?}; repeated or extra (first 5): {got:?}");
-}
-
-/// Waits until `condition` holds, at most `LIMIT`.
-fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + LIMIT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// Runs the job until `checkpoints` have completed, then cancels it (a crash, as far as the
@@ -316,12 +302,7 @@ fn start_mapped(out: &Path, checkpoints: CheckpointConfig, rate: Option<f64>) ->
     env.from_source(source)
         .key_by(|key: &u64| *key)
         .aggregate_mapped(tidewater::operators::Count)
-        .sink_to_files(FileSink::new(
-            out,
-            |(key, count): &(u64, u64), buffer: &mut Vec<u8>| {
-                buffer.extend_from_slice(format!("{key} {count}\n").as_bytes());
-            },
-        ));
+        .sink_to_files(FileSink::new(out, count_line));
     env.execute_async().unwrap()
 }
 

@@ -9,14 +9,14 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tidewater::checkpoint::crash::{arm_in_process, crashed, CRASH_POINTS};
 use tidewater::checkpoint::storage::PowerLoss;
 use tidewater::checkpoint::{MemoryStorage, Storage};
 use tidewater::prelude::*;
 use tidewater::JobHandle;
-use tidewater_tests::{committed_lines, join_within};
+use tidewater_tests::{committed_lines, count_line, join_within, wait_until};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const EVENTS: u64 = 20_000;
@@ -42,12 +42,7 @@ fn start(out: &Path, storage: &Arc<MemoryStorage>, restore: bool) -> Result<JobH
     env.from_source(source)
         .key_by(|key: &u64| *key)
         .count()
-        .sink_to_files(FileSink::new(
-            out,
-            |(key, count): &(u64, u64), buffer: &mut Vec<u8>| {
-                buffer.extend_from_slice(format!("{key} {count}\n").as_bytes());
-            },
-        ));
+        .sink_to_files(FileSink::new(out, count_line));
     env.execute_async()
 }
 
@@ -62,14 +57,6 @@ fn expected() -> Vec<String> {
         .collect();
     lines.sort();
     lines
-}
-
-fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + LIMIT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// Stops a job as a crash would (its result does not matter).
