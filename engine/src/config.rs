@@ -28,6 +28,7 @@ pub struct JobConfig {
     pub(crate) channel_credits: usize,
     pub(crate) spin_before_park: Duration,
     pub(crate) buffer_timeout: Duration,
+    pub(crate) batching: Batching,
     pub(crate) io_memory: usize,
     pub(crate) checkpointing: Option<CheckpointConfig>,
     pub(crate) state_dir: std::path::PathBuf,
@@ -43,11 +44,25 @@ impl Default for JobConfig {
             channel_credits: 8,
             spin_before_park: Duration::from_micros(50),
             buffer_timeout: Duration::from_micros(100),
+            batching: Batching::Throughput,
             io_memory: 64 << 10,
             checkpointing: None,
             state_dir: std::env::temp_dir().join("tidewater-state"),
         }
     }
+}
+
+/// How records are batched between stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Batching {
+    /// Batches fill up to the batch size; a partial batch ships when its stage runs out of
+    /// input or after the buffer timeout. Most records per second.
+    #[default]
+    Throughput,
+    /// Additionally, after every input batch a stage ships each partial batch whose receiver
+    /// has taken everything sent before: a waiting receiver gets records at once, a busy one
+    /// still gets batches. Lowest latency at moderate load.
+    Latency,
 }
 
 /// The number of cores this process may run on.
@@ -91,6 +106,12 @@ impl JobConfig {
     /// more CPU. Default 50 µs.
     pub fn spin_before_park(mut self, spin: Duration) -> Self {
         self.spin_before_park = spin;
+        self
+    }
+
+    /// Throughput-first or latency-first batching (see [`Batching`]). Default: throughput.
+    pub fn batching(mut self, batching: Batching) -> Self {
+        self.batching = batching;
         self
     }
 

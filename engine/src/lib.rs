@@ -59,7 +59,7 @@ mod sync;
 pub mod time;
 
 pub use api::{DataStream, Env, Key, KeyedStream};
-pub use config::{JobConfig, Pinning};
+pub use config::{Batching, JobConfig, Pinning};
 pub use error::JobError;
 pub use plan::Data;
 pub use runtime::{JobHandle, JobReport};
@@ -68,8 +68,10 @@ pub use runtime::{JobHandle, JobReport};
 pub mod prelude {
     pub use crate::api::{DataStream, Env, Key, KeyedStream};
     pub use crate::checkpoint::CheckpointConfig;
-    pub use crate::config::{JobConfig, Pinning};
-    pub use crate::connectors::{FileSink, Generator, LineFile, Source, SourceSplit};
+    pub use crate::config::{Batching, JobConfig, Pinning};
+    pub use crate::connectors::{
+        Egress, FileSink, Generator, Ingress, LineFile, Reply, Request, Scorer, Source, SourceSplit,
+    };
     pub use crate::error::JobError;
     pub use crate::exchange::StableKey;
     pub use crate::operators::AggregateFunction;

@@ -181,7 +181,7 @@ where
         broadcast: &DataStream<B>,
     ) -> BroadcastConnectedStream<A, B, K, KA> {
         BroadcastConnectedStream {
-            keyed: KeyedStream::new(self.stream().clone_handle(), self.key().clone()),
+            keyed: self.clone_handle(),
             broadcast: broadcast.clone_handle(),
         }
     }
@@ -197,8 +197,8 @@ where
         KB: Fn(&B) -> K + Clone + Send + Sync + 'static,
     {
         IntervalJoinBuilder {
-            left: KeyedStream::new(self.stream().clone_handle(), self.key().clone()),
-            right: KeyedStream::new(other.stream().clone_handle(), other.key().clone()),
+            left: self.clone_handle(),
+            right: other.clone_handle(),
             bounds: (0, 0),
         }
     }

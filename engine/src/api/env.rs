@@ -5,9 +5,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::DataStream;
+use super::{Key, KeyedStream};
 use crate::config::JobConfig;
-use crate::connectors::{Collection, Generator, Source};
+use crate::connectors::{Collection, Generator, Ingress, Request, Scorer, Source};
 use crate::error::JobError;
+use crate::exchange::KeyGroups;
 use crate::operators::enter;
 use crate::plan::{Data, Graph};
 use crate::runtime::{self, source_split, source_stage, JobHandle, JobReport, SourcePace};
@@ -24,8 +26,10 @@ pub struct Env {
 impl Env {
     /// An empty job that will run with `config`.
     pub fn new(config: JobConfig) -> Self {
+        let mut graph = Graph::default();
+        graph.shards = config.shard_count();
         Self {
-            graph: Rc::default(),
+            graph: Rc::new(RefCell::new(graph)),
             config,
         }
     }
@@ -69,6 +73,65 @@ impl Env {
     /// The records of `items`, split across shards in contiguous parts.
     pub fn from_collection<T: Data + Sync>(&self, items: Vec<T>) -> DataStream<T> {
         self.from_source(Collection::new(items))
+    }
+
+    /// A stream of the records the embedding program pushes into the returned [`Ingress`]
+    /// (from any thread or async task), spread round robin over the shards, with a queue of
+    /// `capacity` records per shard. The stream ends when every `Ingress` handle is dropped
+    /// or closed. See [`Ingress`] for backpressure and what checkpoints do with it.
+    pub fn ingress<T: Data>(&self, capacity: usize) -> (Ingress<T>, DataStream<T>) {
+        let shards = self.config.shard_count();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let route =
+            Box::new(move |_: &T| next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % shards);
+        let (ingress, source) = Ingress::new(shards, capacity, route);
+        (ingress, self.from_source(source).name("ingress"))
+    }
+
+    /// A keyed stream of the records pushed into the returned [`Ingress`]: each push goes
+    /// straight to the queue of the shard that owns the record's `key`, so the keyed
+    /// operators downstream take it without crossing shards.
+    pub fn keyed_ingress<T, K, KF>(
+        &self,
+        capacity: usize,
+        key: KF,
+    ) -> (Ingress<T>, KeyedStream<T, K, KF>)
+    where
+        T: Data,
+        K: Key,
+        KF: Fn(&T) -> K + Clone + Send + Sync + 'static,
+    {
+        let shards = self.config.shard_count();
+        let groups = KeyGroups::new(self.config.max_key_groups, shards);
+        let route_key = key.clone();
+        let route = Box::new(move |record: &T| groups.shard_of(&route_key(record)));
+        let (ingress, source) = Ingress::new(shards, capacity, route);
+        let stream = self.from_source(source).name("ingress");
+        (ingress, KeyedStream::partitioned(stream, key))
+    }
+
+    /// Request–reply: a [`Scorer`] whose `score(event)` resolves with the job's reply to
+    /// that event, and the stream of its requests, keyed by `key` of the event (see
+    /// [`crate::connectors::Scorer`]). Answer each request with [`Request::reply`] and send
+    /// the replies to [`DataStream::reply_to`] with this scorer.
+    #[allow(clippy::type_complexity)]
+    pub fn request_reply<T, R, K, KF>(
+        &self,
+        capacity: usize,
+        key: KF,
+    ) -> (
+        Scorer<T, R>,
+        KeyedStream<Request<T>, K, impl Fn(&Request<T>) -> K + Clone + Send + Sync + 'static>,
+    )
+    where
+        T: Data,
+        R: Data,
+        K: Key,
+        KF: Fn(&T) -> K + Clone + Send + Sync + 'static,
+    {
+        let (ingress, requests) =
+            self.keyed_ingress(capacity, move |request: &Request<T>| key(&request.event));
+        (Scorer::new(ingress), requests)
     }
 
     /// Starts the job and returns at once (Flink's `executeAsync`).

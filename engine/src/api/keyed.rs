@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use super::Key;
 use super::{DataStream, WindowedStream};
-use crate::exchange::outbox::ByKey;
+use crate::exchange::outbox::{ByKey, Forward};
 use crate::exchange::KeyGroups;
 use crate::operators::window::{DefaultTrigger, WindowAssigner};
 use crate::operators::{
@@ -23,6 +23,9 @@ use crate::state::{restored_heap_store, restored_mmap_store, SavedStore, StateDa
 pub struct KeyedStream<T, K, KF> {
     stream: DataStream<T>,
     key: KF,
+    /// Every record is already on the shard that owns its key (a keyed ingress routes it
+    /// there): keyed operators take it over a forward exchange, not the key-by mesh.
+    partitioned: bool,
     keys: PhantomData<fn() -> K>,
 }
 
@@ -36,6 +39,25 @@ where
         Self {
             stream,
             key,
+            partitioned: false,
+            keys: PhantomData,
+        }
+    }
+
+    /// `stream`, whose records are already on the shards that own their keys.
+    pub(crate) fn partitioned(stream: DataStream<T>, key: KF) -> Self {
+        Self {
+            partitioned: true,
+            ..Self::new(stream, key)
+        }
+    }
+
+    /// Another handle on the same keyed stream.
+    pub(crate) fn clone_handle(&self) -> Self {
+        Self {
+            stream: self.stream.clone_handle(),
+            key: self.key.clone(),
+            partitioned: self.partitioned,
             keys: PhantomData,
         }
     }
@@ -82,10 +104,7 @@ where
 
     /// Cuts the keyed stream into the windows `assigner` makes (Flink's `window`).
     pub fn window(&self, assigner: WindowAssigner) -> WindowedStream<T, K, KF, DefaultTrigger> {
-        WindowedStream::new(
-            KeyedStream::new(self.stream.clone_handle(), self.key.clone()),
-            assigner,
-        )
+        WindowedStream::new(self.clone_handle(), assigner)
     }
 
     /// The stream being keyed.
@@ -101,6 +120,9 @@ where
     /// The exchange that brings every record to the shard owning its key, fed by this
     /// stream and named after `operator`.
     pub(crate) fn exchange(&self, operator: OperatorId) -> ExchangeId {
+        if self.partitioned {
+            return self.stream.exchange_into(operator, true, |_| Forward);
+        }
         let key = self.key.clone();
         self.stream
             .exchange_into(operator, false, move |builder: &ShardBuilder| {

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use super::Key;
 use super::KeyedStream;
 use crate::connectors::{
-    prepare_folder, CallbackSink, CollectHandle, CollectSink, FileSink, FileSinkWriter, PrintSink,
-    SinkCount,
+    egress, prepare_folder, CallbackSink, CollectHandle, CollectSink, Egress, FileSink,
+    FileSinkWriter, PrintSink, Reply, Scorer, SinkCount,
 };
 use crate::exchange::outbox::{Broadcast, Forward, Partitioner, RoundRobin};
 use crate::operators::{
@@ -271,6 +271,24 @@ impl<T: Data> DataStream<T> {
         });
     }
 
+    /// Hands the records to the embedding program through the returned [`Egress`] (an
+    /// iterator, or a stream for async code), through a queue of `capacity` records. A full
+    /// queue parks the writing shard's stage until the reader takes records: nothing is
+    /// dropped, and the job slows to the reader's pace. Read it from a thread that does not
+    /// also feed the job's ingress, or that feeds it with `try_send`, or the two can wait on
+    /// each other.
+    pub fn egress(&self, capacity: usize) -> Egress<T> {
+        let shards = self.graph.borrow().shards;
+        let (writers, reader) = egress(shards, capacity);
+        let id = self.graph.borrow_mut().add_operator("egress");
+        self.attach(move |builder| {
+            let (sink, drain) = writers.sink(id, builder.shard(), sink_count(builder));
+            builder.add_drain(drain);
+            Box::new(sink)
+        });
+        reader
+    }
+
     /// Writes the records into files in a folder, exactly once when the job checkpoints: a
     /// checkpoint's output becomes visible (is renamed from `….pending`) only once the
     /// checkpoint completes, and a restart neither loses nor repeats visible output. See
@@ -395,6 +413,17 @@ impl<T: Data> DataStream<T> {
         self.receive(operator, vec![exchange], |node| {
             move |builder: &mut ShardBuilder| builder.output::<T>(node)
         })
+    }
+}
+
+impl<R: Data> DataStream<Reply<R>> {
+    /// Completes the `score` futures of `scorer` with these replies (see
+    /// [`Env::request_reply`](crate::Env::request_reply)).
+    pub fn reply_to<I: Send + 'static>(&self, scorer: &Scorer<I, R>) {
+        let shards = self.graph.borrow().shards;
+        let sinks = scorer.reply_sinks(shards);
+        let id = self.graph.borrow_mut().add_operator("reply");
+        self.attach(move |builder| Box::new(sinks.sink(id, sink_count(builder))));
     }
 }
 

@@ -47,6 +47,16 @@ pub trait SourceSplit<T> {
     fn offset(&self) -> u64;
     /// Rewinds (or forwards) to `offset`, as returned by [`SourceSplit::offset`].
     fn seek(&mut self, offset: u64);
+
+    /// After [`next_batch`](SourceSplit::next_batch) gave nothing: arranges for `waker` to be
+    /// woken (from any thread) once records may be there, and returns `true`; it must wake at
+    /// once if records arrived meanwhile. The default returns `false`: the stage then looks
+    /// again after a short sleep. Splits fed by other threads (an in-process ingress)
+    /// implement it, so that a record does not wait for the next look.
+    fn wake_on_records(&mut self, waker: &std::task::Waker) -> bool {
+        let _ = waker;
+        false
+    }
 }
 
 /// The `shard`-th of `shards` contiguous parts of `0..count`.

@@ -193,6 +193,15 @@ impl<T> Outbound<T> {
         }
     }
 
+    /// Whether the receiver has taken every message sent so far.
+    #[inline]
+    pub fn is_drained(&mut self) -> bool {
+        match &mut self.0 {
+            OutboundKind::Remote(ring) => ring.producer.is_drained(),
+            OutboundKind::Local(LocalEnd(queue)) => queue.borrow().messages.is_empty(),
+        }
+    }
+
     /// Ready when a credit is free (or the receiver is gone); otherwise arranges a wake-up.
     pub fn poll_credit(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Disconnected>> {
         match &mut self.0 {

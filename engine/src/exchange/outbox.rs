@@ -5,7 +5,9 @@
 //! credit returns ([`Drain::poll_drain`]) before it takes more input, so at most one input
 //! batch's worth of records waits beyond the channels' credits. Partial batches are shipped
 //! when the stage runs out of input ([`Drain::flush`]) and before every control message, so
-//! records never wait for a batch to fill while the stage is idle.
+//! records never wait for a batch to fill while the stage is idle. In latency mode
+//! ([`Batching::Latency`](crate::config::Batching)) a stage also ships, after each input batch,
+//! every partial batch whose receiver has taken all it was sent.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -96,6 +98,19 @@ impl<T> Outbox<T> {
         }
     }
 
+    /// Ships the partial batches whose receivers have taken everything sent before (latency
+    /// mode: a waiting receiver gets records at once; a busy one gets fuller batches).
+    fn flush_drained(&mut self) {
+        for destination in 0..self.destinations() {
+            if !self.staging[destination].is_empty()
+                && self.backlog[destination].is_empty()
+                && self.channels[destination].is_drained()
+            {
+                self.ship(destination);
+            }
+        }
+    }
+
     /// Ships every partial batch, then `control()` to every destination, in order after them.
     fn broadcast_control(&mut self, control: impl Fn() -> Message<T>) {
         for destination in 0..self.destinations() {
@@ -142,6 +157,8 @@ impl<T> Outbox<T> {
 pub(crate) trait Drain {
     /// Ships partial batches (the stage is about to idle).
     fn flush(&self);
+    /// Ships the partial batches whose receivers have taken everything sent before.
+    fn flush_drained(&self);
     /// Ships partial batches, then tells every receiver that this sender is idle.
     fn idle(&self);
     /// Ready when every backlogged message has been handed to its channel.
@@ -151,6 +168,10 @@ pub(crate) trait Drain {
 impl<T> Drain for RefCell<Outbox<T>> {
     fn flush(&self) {
         self.borrow_mut().flush();
+    }
+
+    fn flush_drained(&self) {
+        self.borrow_mut().flush_drained();
     }
 
     fn idle(&self) {

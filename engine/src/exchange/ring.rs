@@ -127,6 +127,13 @@ impl<T> Producer<T> {
     pub fn capacity(&self) -> usize {
         self.ring.mask + 1
     }
+
+    /// Whether the consumer has taken every value pushed (it is caught up, likely waiting).
+    #[inline]
+    pub fn is_drained(&mut self) -> bool {
+        self.cached_head = self.ring.head.load(Ordering::Acquire);
+        self.cached_head == self.tail
+    }
 }
 
 impl<T> Consumer<T> {

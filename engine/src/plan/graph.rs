@@ -48,6 +48,8 @@ pub(crate) struct Graph {
     pub(crate) sink_recovery: Vec<SinkRecovery>,
     /// How many stages are sources.
     pub(crate) source_stages: usize,
+    /// The shard count the job will run with.
+    pub(crate) shards: usize,
 }
 
 /// A transactional sink's clean-up before a (re)start.

@@ -76,6 +76,12 @@ impl ShardBuilder {
         (chain, parts)
     }
 
+    /// Registers something of the stage being built that holds records back (an exchange's
+    /// outbox, a sink's backlog): the stage ships and waits for it like an exchange.
+    pub(crate) fn add_drain(&mut self, drain: Rc<dyn Drain>) {
+        self.parts.drains.push(drain);
+    }
+
     /// Registers an operator of the stage being built whose processing-time timers the stage
     /// must fire.
     pub(crate) fn add_processing_timers(&mut self, timers: Rc<dyn ProcessingTimers>) {

@@ -21,6 +21,7 @@ use super::throttle::Throttle;
 use super::ShardContext;
 use crate::checkpoint::crash::crash_point;
 use crate::checkpoint::StageSnapshot;
+use crate::config::Batching;
 use crate::connectors::{Source, SourceSplit};
 use crate::error::JobError;
 use crate::exchange::channel::Inbound;
@@ -286,7 +287,17 @@ impl<T: Data> Stage<BoxOutput<T>> {
                     announced_idle = true;
                 }
                 self.fire_timers()?;
-                glommio::timer::sleep(QUIET_POLL).await;
+                // Until records may be there (if the split can tell), at most a short nap:
+                // barriers, timers and cancellation are looked at after it.
+                let mut registered = false;
+                let records = poll_fn(|cx| {
+                    if registered {
+                        return Poll::Ready(());
+                    }
+                    registered = split.wake_on_records(cx.waker());
+                    Poll::Pending
+                });
+                or(records, glommio::timer::sleep(QUIET_POLL)).await;
                 continue;
             }
             quiet_since = None;
@@ -528,6 +539,11 @@ impl<C: StageChain> Stage<C> {
         {
             self.flush().await?;
         } else {
+            if self.context.config.batching == Batching::Latency {
+                for drain in &self.drains {
+                    drain.flush_drained();
+                }
+            }
             self.drain().await?;
         }
         yield_now().await;

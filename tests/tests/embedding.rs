@@ -1,0 +1,212 @@
+//! Embedding: records pushed through an `Ingress` from many threads reach the job exactly
+//! once, on the shard that owns their key; an `Egress` delivers every result; `score()`
+//! resolves with the reply to its own event under concurrent callers (threads and tokio
+//! tasks); a full queue pushes back instead of dropping; a failing job fails its callers
+//! instead of leaving them waiting.
+
+use std::collections::BTreeMap;
+use std::thread;
+
+use tidewater::connectors::{PushError, ScoreError};
+use tidewater::operators::{Context, KeyedProcessFunction};
+use tidewater::prelude::*;
+use tidewater::state::{KeyedStates, ValueState};
+
+fn config(shards: usize, batching: Batching) -> JobConfig {
+    JobConfig::default()
+        .shards(shards)
+        .pinning(Pinning::Never)
+        .batching(batching)
+}
+
+/// Counts each key's records and says which shard saw them.
+#[derive(Clone, Default)]
+struct CountPerKey {
+    seen: ValueState<u64, u64>,
+}
+
+impl KeyedProcessFunction<u64, u64, (u64, u64, u64)> for CountPerKey {
+    fn states(&mut self, states: &mut KeyedStates<'_, u64>) {
+        states.register("seen", &mut self.seen);
+    }
+
+    fn process_element(&mut self, record: u64, ctx: &mut Context<'_, u64, (u64, u64, u64)>) {
+        let seen = self.seen.value(ctx).copied().unwrap_or(0) + 1;
+        self.seen.update(ctx, seen);
+        ctx.emit((*ctx.key(), record, seen));
+    }
+}
+
+#[test]
+fn every_pushed_record_is_processed_exactly_once() {
+    for batching in [Batching::Throughput, Batching::Latency] {
+        let env = Env::new(config(3, batching));
+        let (ingress, records) = env.keyed_ingress(64, |r: &u64| r % 101);
+        let mut results = records.process(CountPerKey::default()).egress(128);
+        let job = env.execute_async().unwrap();
+        let producers: Vec<_> = (0..4u64)
+            .map(|p| {
+                let ingress = ingress.clone();
+                thread::spawn(move || {
+                    for i in 0..5_000 {
+                        ingress.send_blocking(p * 1_000_000 + i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        drop(ingress);
+        let mut got: Vec<(u64, u64, u64)> = results.by_ref().collect();
+        for producer in producers {
+            producer.join().unwrap();
+        }
+        job.join().unwrap();
+        // Exactly once: every record, no duplicates.
+        let mut records: Vec<u64> = got.iter().map(|r| r.1).collect();
+        records.sort_unstable();
+        let expected: Vec<u64> = (0..4u64)
+            .flat_map(|p| (0..5_000).map(move |i| p * 1_000_000 + i))
+            .collect();
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort_unstable();
+        assert_eq!(records, expected_sorted, "{batching:?}");
+        // Each key's state saw its records one by one: counts 1..=n per key.
+        got.sort_unstable_by_key(|r| (r.0, r.2));
+        let mut per_key: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for (key, _, seen) in got {
+            per_key.entry(key).or_default().push(seen);
+        }
+        for (key, counts) in per_key {
+            let n = counts.len() as u64;
+            assert_eq!(counts, (1..=n).collect::<Vec<_>>(), "key {key}");
+        }
+    }
+}
+
+/// Replies with the event itself and how many events of its key came before.
+#[derive(Clone, Default)]
+struct Echo {
+    seen: ValueState<u64, u64>,
+}
+
+impl KeyedProcessFunction<u64, Request<u64>, Reply<(u64, u64)>> for Echo {
+    fn states(&mut self, states: &mut KeyedStates<'_, u64>) {
+        states.register("seen", &mut self.seen);
+    }
+
+    fn process_element(
+        &mut self,
+        request: Request<u64>,
+        ctx: &mut Context<'_, u64, Reply<(u64, u64)>>,
+    ) {
+        assert_eq!(request.event % 7, *ctx.key());
+        if request.event == u64::MAX {
+            panic!("poisoned event");
+        }
+        let seen = self.seen.value(ctx).copied().unwrap_or(0);
+        self.seen.update(ctx, seen + 1);
+        ctx.emit(request.reply((request.event, seen)));
+    }
+}
+
+#[test]
+fn score_resolves_with_the_reply_to_its_own_event_under_concurrent_callers() {
+    let env = Env::new(config(2, Batching::Latency));
+    let (scorer, requests) = env.request_reply(16, |event: &u64| event % 7);
+    requests.process(Echo::default()).reply_to(&scorer);
+    let job = env.execute_async().unwrap();
+    let callers: Vec<_> = (0..4u64)
+        .map(|c| {
+            let scorer = scorer.clone();
+            thread::spawn(move || {
+                let mut seen_per_key = BTreeMap::new();
+                for i in 0..2_000 {
+                    let event = c * 1_000_000 + i;
+                    let (echo, seen) = scorer.score_blocking(event).unwrap();
+                    assert_eq!(echo, event, "a reply to another event");
+                    // This caller's events of one key are answered in order.
+                    let last = seen_per_key.insert(event % 7, seen);
+                    assert!(last.is_none_or(|last| last < seen));
+                }
+            })
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (10..14u64)
+            .map(|c| {
+                let scorer = scorer.clone();
+                tokio::spawn(async move {
+                    for i in 0..500 {
+                        let event = c * 1_000_000 + i;
+                        let (echo, _) = scorer.score(event).await.unwrap();
+                        assert_eq!(echo, event);
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    for caller in callers {
+        caller.join().unwrap();
+    }
+    scorer.close();
+    assert!(matches!(scorer.score_blocking(1), Err(ScoreError::Closed)));
+    let report = job.join().unwrap();
+    assert_eq!(
+        report.sink_records,
+        4 * 2_000 + 4 * 500,
+        "one reply per request"
+    );
+}
+
+#[test]
+fn a_failing_job_fails_its_waiting_callers() {
+    let env = Env::new(config(2, Batching::Latency));
+    let (scorer, requests) = env.request_reply(16, |event: &u64| event % 7);
+    requests.process(Echo::default()).reply_to(&scorer);
+    let job = env.execute_async().unwrap();
+    assert_eq!(scorer.score_blocking(3), Ok((3, 0)));
+    let poisoned = scorer.score_blocking(u64::MAX);
+    assert!(
+        matches!(poisoned, Err(ScoreError::NoReply | ScoreError::Closed)),
+        "{poisoned:?}"
+    );
+    assert!(matches!(job.join(), Err(JobError::OperatorFailed { .. })));
+    assert!(scorer.score_blocking(4).is_err(), "the job is gone");
+}
+
+#[test]
+fn a_full_pipeline_pushes_back_and_loses_nothing() {
+    let env = Env::new(
+        config(2, Batching::Throughput)
+            .batch_size(4)
+            .channel_credits(2),
+    );
+    let (ingress, records) = env.ingress::<u64>(4);
+    let mut results = records.map(|r: u64| r * 10).egress(4);
+    let job = env.execute_async().unwrap();
+    // Nobody reads the egress: the job fills up, then the ingress refuses.
+    let mut accepted = Vec::new();
+    let mut next = 0u64;
+    let refused = loop {
+        match ingress.try_send(next) {
+            Ok(()) => accepted.push(next),
+            Err(PushError::Full(back)) => break back,
+            Err(PushError::Closed(_)) => panic!("the job is running"),
+        }
+        next += 1;
+        assert!(next < 1_000_000, "the ingress never pushed back");
+    };
+    assert_eq!(refused, next, "the refused record comes back");
+    drop(ingress);
+    let mut got: Vec<u64> = results.by_ref().collect();
+    job.join().unwrap();
+    got.sort_unstable();
+    let expected: Vec<u64> = accepted.iter().map(|r| r * 10).collect();
+    assert_eq!(got, expected);
+}
