@@ -9,6 +9,7 @@ use super::Key;
 use super::{DataStream, WindowedStream};
 use crate::exchange::outbox::{ByKey, Forward};
 use crate::exchange::KeyGroups;
+use crate::operators::cep::{Pattern, PatternStream};
 use crate::operators::window::{DefaultTrigger, WindowAssigner};
 use crate::operators::{
     AggregateFunction, BoxOutput, Count, KeyedAggregate, KeyedProcess, KeyedProcessFunction, Max,
@@ -100,6 +101,16 @@ where
                 Box::new(Shared(process)) as BoxOutput<T>
             }
         })
+    }
+
+    /// Looks for `pattern` in each key's events, in event time (Flink's `CEP.pattern`): see
+    /// [`crate::operators::cep`]. Finish with [`PatternStream::matches`].
+    pub fn pattern(&self, pattern: Pattern<T>) -> PatternStream<T, K, KF>
+    where
+        T: StateData + Sync,
+        K: Sync,
+    {
+        PatternStream::new(self.clone_handle(), pattern)
     }
 
     /// Cuts the keyed stream into the windows `assigner` makes (Flink's `window`).

@@ -6,6 +6,7 @@
 
 mod aggregate;
 mod async_io;
+pub mod cep;
 mod interval_join;
 mod process;
 mod side_output;
