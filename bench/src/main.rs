@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use tidewater::checkpoint::CheckpointConfig;
 use tidewater::{JobConfig, Pinning};
 
+use tidewater_bench::fraud_run::{self, Mode};
 use tidewater_bench::jobs::{self, Job, Spec, StateBackend};
 use tidewater_bench::nexmark::{self, GeneratorConfig, Query};
 use tidewater_bench::summary::summary;
@@ -42,6 +43,10 @@ enum Command {
     /// Orders and payments (`--events` in all, half each) → key_by order id → interval join
     /// (payments 0..=2 s after their order) → one result per pair → sink. Tidewater only.
     IntervalJoin(RunArgs),
+    /// Fraud scoring embedded in this process: payments pushed through an ingress, per-card
+    /// features, a CEP pattern, broadcast rules and a model, one reply per payment. Latency
+    /// mode awaits each reply (request–reply, open loop at `--rate`); throughput mode streams.
+    Fraud(FraudArgs),
     /// A Nexmark query (see NEXMARK.md) over generated events or a JSON-lines file, or
     /// `--query gen` to measure the event generator alone. Tidewater only.
     Nexmark(NexmarkArgs),
@@ -88,6 +93,10 @@ struct EngineArgs {
     /// Do not pin shards to cores.
     #[arg(long)]
     no_pin: bool,
+    /// How long an idle shard spins before it sleeps, in µs (Tidewater): longer wakes
+    /// faster and burns more CPU.
+    #[arg(long, default_value_t = 50)]
+    spin_before_park_us: u64,
     /// Take checkpoints into this folder (Tidewater); with `--output`, output goes through
     /// the exactly-once file sink and `--output` names a folder.
     #[arg(long)]
@@ -142,7 +151,8 @@ impl EngineArgs {
         };
         let config = JobConfig::default()
             .pinning(pinning)
-            .batch_size(self.batch_size);
+            .batch_size(self.batch_size)
+            .spin_before_park(std::time::Duration::from_micros(self.spin_before_park_us));
         match &self.checkpoint_dir {
             Some(dir) => {
                 let mut checkpoints = CheckpointConfig::new(dir)
@@ -170,6 +180,24 @@ impl EngineArgs {
         );
         Ok(())
     }
+}
+
+#[derive(Args)]
+struct FraudArgs {
+    /// Payments to score.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Distinct cards.
+    #[arg(long, default_value_t = 100_000)]
+    cards: u64,
+    /// Request–reply with latency-first batching, or streaming with throughput batching.
+    #[arg(long, value_enum, default_value_t = Mode::Latency)]
+    mode: Mode,
+    /// A card idle this long (seconds of processing time) is forgotten.
+    #[arg(long, default_value_t = 3600)]
+    card_ttl_s: u64,
+    #[command(flatten)]
+    run: EngineArgs,
 }
 
 #[derive(Args)]
@@ -220,6 +248,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let (job, args) = match cli.command {
         Command::Nexmark(args) => return run_nexmark(args),
+        Command::Fraud(args) => return run_fraud(args),
         Command::Passthrough(args) => (Job::Passthrough, args),
         Command::KeyedCount(args) => (Job::KeyedCount, args),
         Command::SlidingCount(args) => (Job::SlidingCount, args),
@@ -255,6 +284,34 @@ fn main() -> anyhow::Result<()> {
         Engine::Timely => jobs::timely::run(&spec, !args.run.no_pin)?,
     };
     let line = summary(job.name(), engine, shards, spec.rate, &stats);
+    println!("{line}");
+    Ok(())
+}
+
+/// `tidewater-bench fraud`.
+fn run_fraud(args: FraudArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.cards > 0, "--cards must be at least 1");
+    let options = fraud_run::Options {
+        events: args.events,
+        cards: args.cards,
+        rate: args.run.rate()?,
+        mode: args.mode,
+        shards: args.run.shards()?,
+        card_ttl: std::time::Duration::from_secs(args.card_ttl_s),
+        latency_sample: args.run.latency_sample(),
+    };
+    eprintln!(
+        "fraud ({:?}) on tidewater: {} payments, {} cards, {} shards{}",
+        options.mode,
+        options.events,
+        options.cards,
+        options.shards,
+        options
+            .rate
+            .map(|r| format!(", {r} payments/s"))
+            .unwrap_or_default()
+    );
+    let line = fraud_run::run(&options, args.run.job_config())?;
     println!("{line}");
     Ok(())
 }

@@ -282,11 +282,7 @@ fn prefixes(spec: &PatternSpec, k: usize) -> Vec<Vec<usize>> {
     out
 }
 
-fn run_engine(
-    spec: &PatternSpec,
-    arrivals: &[Event],
-    shards: usize,
-) -> (ByKey, ByKey) {
+fn run_engine(spec: &PatternSpec, arrivals: &[Event], shards: usize) -> (ByKey, ByKey) {
     let env = Env::new(
         JobConfig::default()
             .shards(shards)
