@@ -3,7 +3,8 @@
 //! - **latency** mode: request–reply. One driver thread sends payments on an open-loop
 //!   schedule at `--rate` (a payment is sent when due whether or not earlier ones were
 //!   answered) with `Scorer::try_score`, and polls the reply futures as they are woken; a
-//!   payment's latency runs from its send to the moment its reply is seen. Between sends the
+//!   payment's latency runs from its send to the moment the job completed its reply (when
+//!   the reply's waker fires: a caller awaiting it would be woken then). Between sends the
 //!   driver sleeps (at least [`NAP`], so that on a small machine it leaves the cores to the
 //!   shards): payments due meanwhile go out together when it wakes, and how late the sends
 //!   were against the schedule is reported as `send_lag_us`.
@@ -108,10 +109,13 @@ fn histogram() -> Histogram<u64> {
 
 type Reply = Pin<Box<dyn Future<Output = Result<Score, ScoreError>> + Send>>;
 
-/// Wakes the driver for one reply: queues the payment's index.
+/// Payments whose reply futures were woken, with when.
+type Woken = Arc<Mutex<Vec<(usize, Instant)>>>;
+
+/// Wakes the driver for one reply: queues the payment's index and the time.
 struct ReplyWaker {
     index: usize,
-    ready: Arc<Mutex<Vec<usize>>>,
+    ready: Woken,
 }
 
 impl Wake for ReplyWaker {
@@ -123,7 +127,7 @@ impl Wake for ReplyWaker {
         self.ready
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(self.index);
+            .push((self.index, Instant::now()));
     }
 }
 
@@ -131,7 +135,7 @@ impl Wake for ReplyWaker {
 struct Waiting<'a> {
     payments: &'a [Labelled],
     replies: HashMap<usize, (Instant, Reply, Waker)>,
-    ready: Arc<Mutex<Vec<usize>>>,
+    ready: Woken,
     latency: Histogram<u64>,
     quality: Quality,
     answered: u64,
@@ -145,30 +149,44 @@ impl Waiting<'_> {
             ready: self.ready.clone(),
         }));
         self.replies.insert(index, (sent, reply, waker));
-        self.poll(index)
+        self.poll(index, Instant::now())
     }
 
     /// Polls the replies that were woken.
     fn poll_ready(&mut self) -> anyhow::Result<()> {
         let woken = std::mem::take(&mut *self.ready.lock().unwrap_or_else(|e| e.into_inner()));
-        for index in woken {
-            self.poll(index)?;
+        for (index, at) in woken {
+            self.poll(index, at)?;
         }
         Ok(())
     }
 
-    fn poll(&mut self, index: usize) -> anyhow::Result<()> {
+    /// Polls the reply to payment `index`, woken at `at`.
+    fn poll(&mut self, index: usize, at: Instant) -> anyhow::Result<()> {
         let Some((sent, reply, waker)) = self.replies.get_mut(&index) else {
             return Ok(());
         };
         let Poll::Ready(result) = reply.as_mut().poll(&mut Context::from_waker(waker)) else {
             return Ok(());
         };
-        let _ = self.latency.record(sent.elapsed().as_nanos() as u64);
+        let _ = self
+            .latency
+            .record(at.saturating_duration_since(*sent).as_nanos() as u64 + 1);
         self.quality.add(self.payments[index].fraud, result?.fraud);
         self.answered += 1;
         self.replies.remove(&index);
         Ok(())
+    }
+}
+
+/// Why the job stopped taking payments: its error if it failed, otherwise it never ran.
+fn stopped(running: tidewater::JobHandle) -> anyhow::Error {
+    match running.join() {
+        Err(error) => anyhow::Error::new(error).context("the job stopped taking payments"),
+        Ok(_) => anyhow::anyhow!(
+            "the job stopped taking payments (with --restore: the newest checkpoint is the \
+             final one of a job that ran to its end, so there is nothing to resume)"
+        ),
     }
 }
 
@@ -214,7 +232,7 @@ fn request_reply(
                 let scorer = wiring.scorer.clone();
                 Box::pin(async move { scorer.score(tx).await }) as Reply
             }
-            Err(PushError::Closed(_)) => anyhow::bail!("the job stopped taking payments"),
+            Err(PushError::Closed(_)) => return Err(stopped(running)),
         };
         waiting.add(index, sent, reply)?;
     }
@@ -307,10 +325,9 @@ fn streaming(
             id: tidewater::connectors::RequestId(index as u64),
             event: labelled.tx.clone(),
         };
-        wiring
-            .payments
-            .send_blocking(request)
-            .map_err(|_| anyhow::anyhow!("the job stopped taking payments"))?;
+        if wiring.payments.send_blocking(request).is_err() {
+            return Err(stopped(running));
+        }
     }
     drop(wiring.payments);
     drop(wiring.rules);

@@ -210,3 +210,21 @@ fn a_full_pipeline_pushes_back_and_loses_nothing() {
     let expected: Vec<u64> = accepted.iter().map(|r| r * 10).collect();
     assert_eq!(got, expected);
 }
+
+#[test]
+fn handles_of_a_job_that_never_runs_fail_instead_of_waiting() {
+    let env = Env::new(config(2, Batching::Latency));
+    let (ingress, records) = env.ingress::<u64>(4);
+    let mut results = records.egress(4);
+    let (scorer, requests) = env.request_reply(4, |event: &u64| *event);
+    requests.process(Echo::default()).reply_to(&scorer);
+    // The job is dropped unstarted (as when `execute` fails, or a restore finds the job
+    // already finished): nothing will read or write.
+    drop((env, records, requests));
+    assert!(matches!(
+        ingress.send_blocking(1),
+        Err(PushError::Closed(1))
+    ));
+    assert_eq!(results.next(), None);
+    assert_eq!(scorer.score_blocking(2), Err(ScoreError::Closed));
+}

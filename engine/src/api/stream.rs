@@ -420,8 +420,7 @@ impl<R: Data> DataStream<Reply<R>> {
     /// Completes the `score` futures of `scorer` with these replies (see
     /// [`Env::request_reply`](crate::Env::request_reply)).
     pub fn reply_to<I: Send + 'static>(&self, scorer: &Scorer<I, R>) {
-        let shards = self.graph.borrow().shards;
-        let sinks = scorer.reply_sinks(shards);
+        let sinks = scorer.reply_sinks();
         let id = self.graph.borrow_mut().add_operator("reply");
         self.attach(move |builder| Box::new(sinks.sink(id, sink_count(builder))));
     }

@@ -33,7 +33,8 @@ struct Shared<T> {
     ready: Event,
     /// Wakes each shard's stage when the reader made space.
     space: Box<[Signal]>,
-    /// Shards whose part of the stream has not ended yet.
+    /// Live writers: each shard's sink, and the job's [`EgressWriters`] while the job may
+    /// still make sinks. The stream has ended when none is left.
     writers: AtomicUsize,
 }
 
@@ -127,16 +128,23 @@ impl<T> Iterator for Egress<T> {
     }
 }
 
-/// The egress's writing side, handed to the sink of every shard.
+/// The egress's writing side, which makes the sink of every shard; it lives as long as the
+/// job's graph, so an egress whose job never runs (or failed before making its sinks) ends
+/// too.
 pub(crate) struct EgressWriters<T> {
     shared: Arc<Shared<T>>,
 }
 
-impl<T> Clone for EgressWriters<T> {
-    fn clone(&self) -> Self {
-        Self {
-            shared: self.shared.clone(),
-        }
+impl<T> Drop for EgressWriters<T> {
+    fn drop(&mut self) {
+        self.shared.writer_gone();
+    }
+}
+
+impl<T> Shared<T> {
+    fn writer_gone(&self) {
+        self.writers.fetch_sub(1, Ordering::AcqRel);
+        self.ready.notify(usize::MAX);
     }
 }
 
@@ -146,7 +154,7 @@ pub(crate) fn egress<T>(shards: usize, capacity: usize) -> (EgressWriters<T>, Eg
         records: ArrayQueue::new(capacity.max(1)),
         ready: Event::new(),
         space: (0..shards).map(|_| Signal::default()).collect(),
-        writers: AtomicUsize::new(shards),
+        writers: AtomicUsize::new(1),
     });
     (
         EgressWriters {
@@ -167,6 +175,7 @@ impl<T: 'static> EgressWriters<T> {
         shard: usize,
         count: SinkCount,
     ) -> (EgressSink<T>, Rc<dyn Drain>) {
+        self.shared.writers.fetch_add(1, Ordering::AcqRel);
         let backlog = Rc::new(Backlog {
             shared: self.shared.clone(),
             shard,
@@ -256,9 +265,7 @@ impl<T> Output<T> for EgressSink<T> {
 
 impl<T> Drop for EgressSink<T> {
     fn drop(&mut self) {
-        let shared = &self.backlog.shared;
-        shared.writers.fetch_sub(1, Ordering::AcqRel);
-        shared.ready.notify(usize::MAX);
+        self.backlog.shared.writer_gone();
     }
 }
 
@@ -289,7 +296,9 @@ mod tests {
         assert!(drain.poll_drain(&mut cx).is_ready());
         assert!(drain.poll_drain(&mut cx).is_ready());
         drop(sink);
-        assert_eq!(egress.by_ref().collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(egress.try_recv(), Ok(3), "the job could still make sinks");
+        drop(writers);
+        assert_eq!(egress.by_ref().collect::<Vec<_>>(), [4]);
         assert_eq!(egress.try_recv(), Err(RecvError::Ended));
     }
 }

@@ -227,6 +227,14 @@ impl<T: Send + 'static> Source<T> for IngressSource<T> {
     }
 }
 
+impl<T> Drop for IngressSource<T> {
+    fn drop(&mut self) {
+        // The job's graph is gone: the job ended, failed, never started, or had nothing
+        // left to do (restored from its final checkpoint). No split reads from now on.
+        self.shared.refuse();
+    }
+}
+
 /// One shard's queue, as a source split. Its offset counts the records taken (a restart
 /// cannot replay them: see the module documentation).
 struct IngressSplit<T> {

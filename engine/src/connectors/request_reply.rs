@@ -76,7 +76,8 @@ const STRIPES: usize = 64;
 pub(crate) struct Pending<R> {
     stripes: Box<[Mutex<Stripe<R>>]>,
     next_id: std::sync::atomic::AtomicU64,
-    /// Reply sinks still running: when the last goes, unanswered callers are told.
+    /// Reply sinks still running, and the jobs' [`ReplySinks`] that may still make some:
+    /// when the last goes, unanswered callers are told.
     sinks: AtomicUsize,
 }
 
@@ -217,24 +218,41 @@ impl<T: Send + 'static, R: Send + 'static> Scorer<T, R> {
         self.ingress.close();
     }
 
-    /// The makers of one reply sink on each of `shards` shards: the callers are told that no
-    /// reply will come once every reply sink of the job is gone.
-    pub(crate) fn reply_sinks(&self, shards: usize) -> ReplySinks<R> {
-        self.pending.sinks.fetch_add(shards, Ordering::AcqRel);
+    /// The maker of the job's reply sinks (one per shard): the callers are told that no
+    /// reply will come once it and every reply sink are gone.
+    pub(crate) fn reply_sinks(&self) -> ReplySinks<R> {
+        self.pending.sinks.fetch_add(1, Ordering::AcqRel);
         ReplySinks {
             pending: self.pending.clone(),
         }
     }
 }
 
-/// Makes the reply sink of each shard.
+impl<R> Pending<R> {
+    /// A reply sink or their maker went away.
+    fn sink_gone(&self) {
+        if self.sinks.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.close();
+        }
+    }
+}
+
+/// Makes the reply sink of each shard; it lives as long as the job's graph, so callers of a
+/// job that never runs are told too.
 pub(crate) struct ReplySinks<R> {
     pending: Arc<Pending<R>>,
+}
+
+impl<R> Drop for ReplySinks<R> {
+    fn drop(&mut self) {
+        self.pending.sink_gone();
+    }
 }
 
 impl<R> ReplySinks<R> {
     /// A shard's reply sink.
     pub(crate) fn sink(&self, id: OperatorId, count: SinkCount) -> ReplySink<R> {
+        self.pending.sinks.fetch_add(1, Ordering::AcqRel);
         ReplySink {
             id,
             count,
@@ -268,8 +286,6 @@ impl<R> Output<Reply<R>> for ReplySink<R> {
 
 impl<R> Drop for ReplySink<R> {
     fn drop(&mut self) {
-        if self.pending.sinks.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.pending.close();
-        }
+        self.pending.sink_gone();
     }
 }
