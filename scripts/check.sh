@@ -28,4 +28,8 @@ for job in passthrough keyed-count; do
             | tail -n 1 | python3 scripts/check_summary.py
     done
 done
+for mode in latency throughput; do
+    ./target/release/tidewater-bench fraud --mode "$mode" --rate 20000 --events 20000 \
+        --cards 2000 --shards 2 | tail -n 1 | python3 scripts/check_summary.py
+done
 echo "check.sh: all gates passed" >&2

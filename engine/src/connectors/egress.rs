@@ -276,7 +276,7 @@ mod tests {
 
     fn count() -> SinkCount {
         SinkCount {
-            metrics: Arc::new(JobMetrics::new(1)),
+            metrics: std::sync::Arc::new(JobMetrics::new(1)),
             shard: 0,
         }
     }
