@@ -57,6 +57,9 @@ pub struct Options {
     pub card_ttl: Duration,
     /// One payment in this many has its latency recorded (throughput mode).
     pub latency_sample: u64,
+    /// The batching, if not the mode's own (latency-first for request–reply, throughput-first
+    /// for streaming).
+    pub batching: Option<Batching>,
 }
 
 /// Runs the benchmark and returns its summary line.
@@ -80,12 +83,13 @@ pub fn run(options: &Options, config: JobConfig) -> anyhow::Result<Value> {
             let rate = options
                 .rate
                 .context("latency mode needs --rate (payments per second)")?;
-            request_reply(&payments, job, config.batching(Batching::Latency), rate)?
+            let batching = options.batching.unwrap_or(Batching::Latency);
+            request_reply(&payments, job, config.batching(batching), rate)?
         }
         Mode::Throughput => streaming(
             &payments,
             job,
-            config.batching(Batching::Throughput),
+            config.batching(options.batching.unwrap_or(Batching::Throughput)),
             options.rate,
             options.latency_sample,
         )?,

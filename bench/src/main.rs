@@ -97,6 +97,11 @@ struct EngineArgs {
     /// faster and burns more CPU.
     #[arg(long, default_value_t = 50)]
     spin_before_park_us: u64,
+    /// Batching between stages (Tidewater): `throughput` fills batches (the default; the fraud
+    /// job's request–reply mode defaults to `latency`), `latency` ships a partial batch as
+    /// soon as its receiver has taken everything before it.
+    #[arg(long, value_enum)]
+    batching: Option<BatchingArg>,
     /// Take checkpoints into this folder (Tidewater); with `--output`, output goes through
     /// the exactly-once file sink and `--output` names a folder.
     #[arg(long)]
@@ -142,6 +147,14 @@ impl EngineArgs {
         self.latency_sample.max(1)
     }
 
+    /// The batching asked for, if any.
+    fn batching(&self) -> Option<tidewater::Batching> {
+        self.batching.map(|b| match b {
+            BatchingArg::Latency => tidewater::Batching::Latency,
+            BatchingArg::Throughput => tidewater::Batching::Throughput,
+        })
+    }
+
     /// Tidewater's job configuration (the shard count is the job's to set).
     fn job_config(&self) -> JobConfig {
         let pinning = if self.no_pin {
@@ -150,6 +163,7 @@ impl EngineArgs {
             Pinning::Auto
         };
         let config = JobConfig::default()
+            .batching(self.batching().unwrap_or_default())
             .pinning(pinning)
             .batch_size(self.batch_size)
             .spin_before_park(std::time::Duration::from_micros(self.spin_before_park_us));
@@ -239,6 +253,12 @@ struct NexmarkArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BatchingArg {
+    Latency,
+    Throughput,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Engine {
     Tidewater,
     Timely,
@@ -299,6 +319,7 @@ fn run_fraud(args: FraudArgs) -> anyhow::Result<()> {
         shards: args.run.shards()?,
         card_ttl: std::time::Duration::from_secs(args.card_ttl_s),
         latency_sample: args.run.latency_sample(),
+        batching: args.run.batching(),
     };
     eprintln!(
         "fraud ({:?}) on tidewater: {} payments, {} cards, {} shards{}",
