@@ -1,11 +1,13 @@
 //! Savepoints: a job stopped with a savepoint on 4 shards and resumed from it on 2 and on 3
 //! gives exactly the output of a run that was never stopped — keyed running counts, event-
-//! time tumbling windows (open windows travel in the savepoint) and a keyed process function
-//! with timers and named keyed state, each key's state moving with its key group.
+//! time tumbling windows (open windows travel in the savepoint), a keyed process function
+//! with timers and named keyed state, and a CEP pattern (its buffered events and partial
+//! matches travel in the savepoint), each key's state moving with its key group.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tidewater::operators::cep::Pattern;
 use tidewater::operators::window::tumbling;
 use tidewater::operators::{Context, KeyedProcessFunction, TimeDomain};
 use tidewater::prelude::*;
@@ -80,12 +82,30 @@ fn start(out: &Path, shards: usize, checkpoints: CheckpointConfig) -> JobHandle 
     keyed
         .process(Seconds::default())
         .sink_to_files(FileSink::new(out.join("timers"), lines::<(u64, i64, u64)>));
+    // A key's records are ~61 ms apart: a match spans a few of them.
+    let pattern = Pattern::begin("threes")
+        .where_(|record: &(u64, i64)| record.1 % 3 == 0)
+        .times_or_more(2)
+        .followed_by("four")
+        .where_(|record: &(u64, i64)| record.1 % 4 == 0)
+        .within(Duration::from_millis(400));
+    keyed
+        .pattern(pattern)
+        .matches()
+        .map(|found| found.events)
+        .sink_to_files(FileSink::new(
+            out.join("patterns"),
+            lines::<Vec<(u32, (u64, i64))>>,
+        ));
     env.execute_async().unwrap()
 }
 
+/// The output folders.
+const OUTPUTS: [&str; 4] = ["counts", "windows", "timers", "patterns"];
+
 /// Each output folder's committed lines, sorted.
 fn output(out: &Path) -> Vec<Vec<String>> {
-    ["counts", "windows", "timers"]
+    OUTPUTS
         .iter()
         .map(|name| committed_lines(&out.join(name)))
         .collect()
@@ -153,11 +173,7 @@ fn a_savepoint_on_4_shards_resumes_on_2_and_3_with_the_unscaled_result() {
         assert_eq!(resumed.checkpoints.restored_from, Some(savepoint));
         assert_eq!(resumed.source_records, EVENTS - CUT);
         let got = output(&out);
-        for ((name, got), expected) in ["counts", "windows", "timers"]
-            .iter()
-            .zip(&got)
-            .zip(&expected)
-        {
+        for ((name, got), expected) in OUTPUTS.iter().zip(&got).zip(&expected) {
             assert!(
                 got == expected,
                 "{name} on {shards} shards: {} lines, expected {}",
