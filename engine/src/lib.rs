@@ -34,9 +34,13 @@
 //! - [`time`]: timestamps and watermarks.
 //! - [`state`]: keyed state backends.
 //! - [`checkpoint`]: barrier snapshots, the coordinator, manifests, recovery.
-//! - [`operators`]: map/filter/…, keyed aggregation.
+//! - [`operators`]: map/filter/…, keyed aggregation, windows, joins, process functions,
+//!   async I/O, CEP patterns ([`operators::cep`]).
 //! - [`connectors`]: sources (generator, collection, line files) and sinks (collect, print,
-//!   callback, transactional files).
+//!   callback, transactional files), and the embedding program's own ends: an
+//!   [`Ingress`](connectors::Ingress) to push records from any thread, an
+//!   [`Egress`](connectors::Egress) to read results, and a [`Scorer`](connectors::Scorer)
+//!   whose `score(event)` awaits the reply to that event.
 //! - [`metrics`]: counters readable while a job runs.
 //!
 //! A record enters at a source on some shard, passes the stateless operators chained there

@@ -9,11 +9,11 @@
 //! [`Ingress`] (routed to the shard that owns their key, with backpressure it sees), reads
 //! results from an [`Egress`], or awaits the reply to each event with a [`Scorer`].
 
-mod egress;
+pub mod egress;
 mod file_sink;
-mod ingress;
+pub mod ingress;
 mod line_file;
-mod request_reply;
+pub mod request_reply;
 mod sink;
 mod source;
 
