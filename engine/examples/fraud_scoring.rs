@@ -74,14 +74,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut latencies = Vec::new();
     for caller in callers {
         let (part, mut times) = caller.join().map_err(|_| "a caller panicked")??;
-        quality.true_positives += part.true_positives;
-        quality.false_positives += part.false_positives;
-        quality.false_negatives += part.false_negatives;
-        for (kind, (labelled, flagged)) in part.by_kind {
-            let entry = quality.by_kind.entry(kind).or_default();
-            entry.0 += labelled;
-            entry.1 += flagged;
-        }
+        quality.merge(part);
         latencies.append(&mut times);
     }
     let elapsed = started.elapsed();

@@ -106,6 +106,18 @@ pub struct CardState {
     pub testing: NfaState<Transaction>,
 }
 
+impl CardState {
+    /// The features of `tx` (the card-testing `pattern` included), then adds it to the
+    /// card's history and the pattern's partial matches.
+    pub fn observe(&mut self, pattern: &Nfa<Transaction>, tx: &Transaction) -> Features {
+        let mut features = self.history.observe(tx);
+        let mut matches = Vec::new();
+        pattern.advance(&mut self.testing, tx, tx.time, &mut matches, None);
+        features.card_testing = !matches.is_empty();
+        features
+    }
+}
+
 /// How often (in payments per shard) expired cards are swept out.
 const SWEEP_EVERY: u64 = 1 << 16;
 
@@ -170,11 +182,7 @@ impl KeyedBroadcastProcessFunction<u64, Request<Transaction>, Rules, Reply<Score
     ) {
         let tx = &request.event;
         let card = self.cards.get_or_insert_with(ctx, CardState::default);
-        let mut features = card.history.observe(tx);
-        let mut matches = Vec::new();
-        self.pattern
-            .advance(&mut card.testing, tx, tx.time, &mut matches, None);
-        features.card_testing = !matches.is_empty();
+        let features = card.observe(&self.pattern, tx);
         let score = verdict(&self.model, rules, tx, features);
         ctx.emit(request.reply(score));
         self.scored += 1;

@@ -35,12 +35,7 @@ pub fn replay(payments: &[Labelled]) -> Vec<Features> {
         .iter()
         .map(|labelled| {
             let tx = &labelled.tx;
-            let card = cards.entry(tx.card).or_default();
-            let mut features = card.history.observe(tx);
-            let mut matches = Vec::new();
-            pattern.advance(&mut card.testing, tx, tx.time, &mut matches, None);
-            features.card_testing = !matches.is_empty();
-            features
+            cards.entry(tx.card).or_default().observe(&pattern, tx)
         })
         .collect()
 }
@@ -71,6 +66,18 @@ impl Quality {
             let entry = self.by_kind.entry(kind).or_default();
             entry.0 += 1;
             entry.1 += u64::from(flagged);
+        }
+    }
+
+    /// Adds the counts of `other`.
+    pub fn merge(&mut self, other: Quality) {
+        self.true_positives += other.true_positives;
+        self.false_positives += other.false_positives;
+        self.false_negatives += other.false_negatives;
+        for (kind, (labelled, flagged)) in other.by_kind {
+            let entry = self.by_kind.entry(kind).or_default();
+            entry.0 += labelled;
+            entry.1 += flagged;
         }
     }
 
