@@ -64,8 +64,8 @@ impl Events {
         };
         for n in 0..EVENTS {
             match generator.event(n) {
-                Event::Person(person) => events.persons.push(person),
-                Event::Auction(auction) => events.auctions.push(auction),
+                Event::Person(person) => events.persons.push(*person),
+                Event::Auction(auction) => events.auctions.push(*auction),
                 Event::Bid(bid) => events.bids.push((n, bid)),
             }
         }
@@ -377,7 +377,7 @@ fn expected(query: Query, events: &Events) -> Table {
             let mut groups: BTreeMap<(String, String), Vec<&Bid>> = BTreeMap::new();
             for b in bids() {
                 groups
-                    .entry((b.channel.clone(), day(b.date_time)))
+                    .entry((b.channel.to_string(), day(b.date_time)))
                     .or_default()
                     .push(b);
             }

@@ -28,13 +28,16 @@
 //! events are not byte-for-byte those of the Java suite; their shape (proportions, id
 //! distributions, sizes) is.
 //!
-//! Cost: one multiply per random draw and no allocation beyond the event's own strings
-//! (copied from the pools and tables, never formatted): about 100 ns per event, of which the
-//! allocator takes a third, so that the generator limits the engine as little as it can.
+//! Cost: one multiply per random draw, and no allocation for a bid or an auction: their
+//! strings are [`Text`]s borrowing the pools and the channel tables, which live for the whole
+//! process (the tables of each seed are made once and kept, about 1 MB per seed). Only a
+//! person's name, e-mail address and credit card are made per event. So the generator
+//! limits the engine as little as it can.
 
-use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 
 use super::event::{Auction, Bid, Event, Kind, Person};
+use super::text::Text;
 use crate::workload::{below, splitmix64};
 
 /// People in every [`TOTAL_PROPORTION`] events.
@@ -159,11 +162,11 @@ pub struct NexmarkGenerator {
     config: GeneratorConfig,
     /// A hash of the seed, which each event's draws start from.
     seed_hash: u64,
-    tables: Arc<Tables>,
+    tables: &'static Tables,
 }
 
-/// The channels and their URLs, made once per generator from its seed (the Java
-/// `CHANNEL_URL_CACHE` and `HOT_URLS`).
+/// The channels and their URLs, made from the seed (the Java `CHANNEL_URL_CACHE` and
+/// `HOT_URLS`) once per process: see [`Tables::of`].
 #[derive(Debug)]
 struct Tables {
     /// The URL of each hot channel.
@@ -184,7 +187,7 @@ impl NexmarkGenerator {
         ] {
             *ratio = (*ratio).max(1);
         }
-        let tables = Arc::new(Tables::new(config.seed));
+        let tables = Tables::of(config.seed);
         Self {
             seed_hash: splitmix64(config.seed ^ SEED_SALT),
             config,
@@ -202,8 +205,8 @@ impl NexmarkGenerator {
         let mut rng = Rng::for_event(self.seed_hash, n);
         let timestamp = self.date_time(n) - self.lateness_ms(n);
         match kind_of(n) {
-            Kind::Person => Event::Person(self.person(n, &mut rng, timestamp)),
-            Kind::Auction => Event::Auction(self.auction(n, &mut rng, timestamp)),
+            Kind::Person => Event::Person(Box::new(self.person(n, &mut rng, timestamp))),
+            Kind::Auction => Event::Auction(Box::new(self.auction(n, &mut rng, timestamp))),
             Kind::Bid => Event::Bid(self.bid(n, &mut rng, timestamp)),
         }
     }
@@ -239,19 +242,12 @@ impl NexmarkGenerator {
     fn person(&self, n: u64, rng: &mut Rng, timestamp: i64) -> Person {
         let id = last_base0_person_id(n) + FIRST_PERSON_ID;
         let (first, last) = (rng.pick(&FIRST_NAMES), rng.pick(&LAST_NAMES));
-        let mut name = String::with_capacity(first.len() + 1 + last.len());
-        name.push_str(first);
-        name.push(' ');
-        name.push_str(last);
+        let name = Text::from([first, " ", last].concat());
         let (user, domain) = (rng.spaced(7), rng.spaced(5));
-        let mut email_address = String::with_capacity(user.len() + domain.len() + 5);
-        email_address.push_str(user);
-        email_address.push('@');
-        email_address.push_str(domain);
-        email_address.push_str(".com");
+        let email_address = Text::from([user, "@", domain, ".com"].concat());
         let credit_card = rng.credit_card();
-        let city = rng.pick(&US_CITIES).to_string();
-        let state = rng.pick(&US_STATES).to_string();
+        let city = Text::from_static(rng.pick(&US_CITIES));
+        let state = Text::from_static(rng.pick(&US_STATES));
         let size = 8 + name.len() + email_address.len() + credit_card.len() + city.len();
         let extra = rng.extra(size + state.len(), self.config.avg_person_bytes);
         Person {
@@ -277,8 +273,8 @@ impl NexmarkGenerator {
         let category = FIRST_CATEGORY_ID + rng.below(NUM_CATEGORIES) as i64;
         let initial_bid = rng.price();
         let expires = timestamp + self.auction_length_ms(n, rng, timestamp);
-        let item_name = rng.spaced(20).to_string();
-        let description = rng.spaced(100).to_string();
+        let item_name = Text::from_static(rng.spaced(20));
+        let description = Text::from_static(rng.spaced(100));
         let reserve = initial_bid + rng.price();
         let size = 8 + item_name.len() + description.len() + 8 * 5;
         let extra = rng.extra(size, self.config.avg_auction_bytes);
@@ -313,11 +309,12 @@ impl NexmarkGenerator {
         let price = rng.price();
         let (channel, url) = if rng.below(HOT_CHANNELS_RATIO) > 0 {
             let i = rng.below(HOT_CHANNELS.len() as u64) as usize;
-            (HOT_CHANNELS[i].to_string(), self.tables.hot_urls[i].clone())
+            (HOT_CHANNELS[i], self.tables.hot_urls[i].as_str())
         } else {
             let (channel, url) = &self.tables.channels[rng.below(CHANNELS_NUMBER as u64) as usize];
-            (channel.clone(), url.clone())
+            (channel.as_str(), url.as_str())
         };
+        let (channel, url) = (Text::from_static(channel), Text::from_static(url));
         let extra = rng.extra(8 * 4, self.config.avg_bid_bytes);
         Bid {
             auction,
@@ -401,6 +398,20 @@ pub fn last_base0_auction_id(n: u64) -> i64 {
 }
 
 impl Tables {
+    /// The tables of `seed`: made on first use and kept for the rest of the process (a
+    /// seed's tables are about 1 MB, and a process uses a handful of seeds), so that events
+    /// borrow their channels and URLs instead of copying them.
+    fn of(seed: u64) -> &'static Tables {
+        static MADE: Mutex<Vec<(u64, &'static Tables)>> = Mutex::new(Vec::new());
+        let mut made = MADE.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(&(_, tables)) = made.iter().find(|(made_for, _)| *made_for == seed) {
+            return tables;
+        }
+        let tables: &'static Tables = Box::leak(Box::new(Tables::new(seed)));
+        made.push((seed, tables));
+        tables
+    }
+
     fn new(seed: u64) -> Self {
         let mut rng = Rng::for_event(splitmix64(seed ^ TABLE_SALT), 0);
         let hot_urls = std::array::from_fn(|_| base_url(&mut rng));
@@ -545,22 +556,25 @@ impl Rng {
         self.window(SPACED, len as usize).trim()
     }
 
-    /// `len` random letters.
-    fn letters(&mut self, len: usize) -> String {
+    /// `len` random letters: a window of the pool, or windows joined if it is longer.
+    fn letters(&mut self, len: usize) -> Text {
+        if len <= POOL_WINDOW {
+            return Text::from_static(self.window(LETTERS, len));
+        }
         let mut out = String::with_capacity(len);
         while out.len() < len {
             let take = (len - out.len()).min(POOL_WINDOW);
             out.push_str(self.window(LETTERS, take));
         }
-        out
+        Text::from(out)
     }
 
     /// The Java `nextExtra`: letters that bring an event of `size` bytes to `average` on
     /// average, ±20% uniformly; empty if the event is already that large.
     #[inline]
-    fn extra(&mut self, size: usize, average: u64) -> String {
+    fn extra(&mut self, size: usize, average: u64) -> Text {
         let Some(wanted) = (average as usize).checked_sub(size) else {
-            return String::new();
+            return Text::EMPTY;
         };
         // round(wanted × 0.2), in integers: wanted / 5 is never exactly halfway.
         let delta = (wanted * 2 + 5) / 10;
@@ -574,7 +588,7 @@ impl Rng {
     }
 
     /// Four groups of four digits separated by spaces.
-    fn credit_card(&mut self) -> String {
+    fn credit_card(&mut self) -> Text {
         let mut out = String::with_capacity(19);
         for group in 0..4 {
             if group > 0 {
@@ -588,7 +602,7 @@ impl Rng {
             }
             digits.iter().for_each(|&d| out.push(char::from(d)));
         }
-        out
+        Text::from(out)
     }
 }
 

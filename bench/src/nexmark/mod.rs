@@ -4,6 +4,7 @@
 //! - [`generator`]: the deterministic, resumable standard Nexmark generator.
 //! - [`jsonl`]: the streaming reader of `--input` files and the writer of `--output` files;
 //!   [`partitioned`]: q10's folder of files partitioned by date and minute.
+//! - [`text`]: the events' immutable, cheaply copied strings.
 //! - [`calendar`]: UTC dates and minutes of event times.
 //! - [`source`]: the two as Tidewater sources, split across shards.
 //! - [`queries`]: one module per query, each a short function over the DataStream API.
@@ -22,9 +23,11 @@ pub mod partitioned;
 pub mod queries;
 pub mod run;
 pub mod source;
+pub mod text;
 pub mod timely;
 
 pub use event::{Auction, Bid, Event, Person};
 pub use generator::{GeneratorConfig, NexmarkGenerator};
 pub use run::{NexmarkError, Options, Query};
 pub use source::Stamped;
+pub use text::Text;

@@ -28,6 +28,7 @@ use super::generator::NexmarkGenerator;
 use super::queries::{q0, q1, q2, q5, q7, q8, ResultRow};
 use super::run::{NexmarkError, Options, Query};
 use super::source::Sampling;
+use super::text::Text;
 use crate::jobs::timely::{execute, generator, SourcePlan, Split};
 use crate::latency::Recorder;
 use crate::summary::RunStats;
@@ -401,7 +402,7 @@ fn highest_bid(events: Stream<'_, u64, Vec<Born<Event>>>, mut recorder: Recorder
 fn new_users(events: Stream<'_, u64, Vec<Born<Event>>>, mut recorder: Recorder) {
     let size = q8::SIZE.as_millis() as i64;
     // (person id, name if this is the person's creation, date_time, born)
-    type Sighting = (i64, Option<String>, i64, u64);
+    type Sighting = (i64, Option<Text>, i64, u64);
     let sightings = events.unary(Pipeline, "sightings", |_, _| {
         move |input, output| {
             input.for_each(|capability, events| {
@@ -420,7 +421,7 @@ fn new_users(events: Stream<'_, u64, Vec<Born<Event>>>, mut recorder: Recorder) 
             "q8-window",
             |_, _| {
                 // Per window and person: (name, sold, newest birth).
-                let mut windows = OpenWindows::<HashMap<i64, (Option<String>, bool, u64)>>::new();
+                let mut windows = OpenWindows::<HashMap<i64, (Option<Text>, bool, u64)>>::new();
                 move |(input, frontier), output| {
                     let port = output.output_index();
                     input.for_each(|capability, sightings| {

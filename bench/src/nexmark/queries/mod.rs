@@ -3,6 +3,7 @@
 //! computes; the rows' fields are the query's result columns, in order.
 
 pub mod daily;
+mod fingerprint;
 pub mod lookup_join;
 pub mod q0;
 pub mod q1;
@@ -32,12 +33,11 @@ pub mod winning_bids;
 use serde::Serialize;
 use tidewater::operators::{AggregateFunction, Context, OutputTag, ProcessFunction};
 use tidewater::{Data, DataStream};
-use xxhash_rust::xxh3::xxh3_64;
 
 use crate::nexmark::event::{Auction, Bid, Event, Person};
 use crate::nexmark::jsonl::Op;
 use crate::nexmark::source::Stamped;
-use crate::workload::splitmix64;
+pub use fingerprint::Fingerprint;
 
 /// A change to a query's result table: a row added, or an earlier identical row taken out
 /// (the `"+"` and `"-"` lines of NEXMARK.md). Queries whose results are final when emitted
@@ -126,8 +126,8 @@ impl ProcessFunction<Stamped<Event>, Stamped<Bid>> for RouteByKind {
         }
         let (born_ns, seq) = (event.born_ns, event.seq);
         match event.value {
-            Event::Person(person) => ctx.output(&self.persons, stamp(person, born_ns, seq)),
-            Event::Auction(auction) => ctx.output(&self.auctions, stamp(auction, born_ns, seq)),
+            Event::Person(person) => ctx.output(&self.persons, stamp(*person, born_ns, seq)),
+            Event::Auction(auction) => ctx.output(&self.auctions, stamp(*auction, born_ns, seq)),
             Event::Bid(bid) => ctx.emit(stamp(bid, born_ns, seq)),
         }
     }
@@ -183,64 +183,10 @@ pub fn newest(born_a: u64, born_b: u64) -> u64 {
 /// A query's result row: written as one JSON line (its fields are the columns), and folded
 /// into the run's checksum.
 pub trait ResultRow: Data + Serialize {
-    /// A fingerprint of every column. The run's checksum is the wrapping sum over inserted
-    /// rows (minus retracted ones), so it does not depend on the order rows arrive in. The
-    /// default hashes the row's compact binary form (postcard); rows of the cheapest queries
-    /// fold their columns directly with [`Fingerprint`].
+    /// A fingerprint of every column ([`Fingerprint::of`] the row). The run's checksum is the
+    /// wrapping sum over inserted rows (minus retracted ones), so it does not depend on the
+    /// order rows arrive in.
     fn checksum(&self) -> u64 {
-        thread_local! {
-            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        BUFFER.with(|buffer| {
-            let mut buffer = buffer.borrow_mut();
-            buffer.clear();
-            let bytes = postcard::to_extend(self, std::mem::take(&mut *buffer))
-                .expect("result rows serialize (plain structs of numbers and strings)");
-            let hash = xxh3_64(&bytes);
-            *buffer = bytes;
-            hash
-        })
-    }
-}
-
-/// Folds a row's columns into one well-mixed `u64`, stable across runs and machines (strings
-/// by xxh3 of their bytes, floats by their bits).
-#[derive(Debug, Clone, Copy)]
-pub struct Fingerprint(u64);
-
-impl Default for Fingerprint {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Fingerprint {
-    /// An empty fingerprint.
-    pub fn new() -> Self {
-        Self(0x6e65_786d_6172_6b21)
-    }
-
-    /// Adds an integer column.
-    #[inline]
-    pub fn int(self, value: i64) -> Self {
-        Self(splitmix64(self.0 ^ value as u64))
-    }
-
-    /// Adds a float column.
-    #[inline]
-    pub fn float(self, value: f64) -> Self {
-        self.int(value.to_bits() as i64)
-    }
-
-    /// Adds a string column.
-    #[inline]
-    pub fn str(self, value: &str) -> Self {
-        self.int(xxh3_64(value.as_bytes()) as i64)
-    }
-
-    /// The fingerprint.
-    #[inline]
-    pub fn finish(self) -> u64 {
-        self.0
+        Fingerprint::of(self)
     }
 }

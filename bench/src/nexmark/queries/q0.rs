@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 use tidewater::DataStream;
 
-use super::{Fingerprint, ResultRow};
+use super::ResultRow;
 use crate::nexmark::event::Event;
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::Text;
 
 /// A result row of q0.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -20,20 +21,10 @@ pub struct Row {
     /// The bid's time, epoch ms.
     pub date_time: i64,
     /// The bid's padding.
-    pub extra: String,
+    pub extra: Text,
 }
 
-impl ResultRow for Row {
-    fn checksum(&self) -> u64 {
-        Fingerprint::new()
-            .int(self.auction)
-            .int(self.bidder)
-            .int(self.price)
-            .int(self.date_time)
-            .str(&self.extra)
-            .finish()
-    }
-}
+impl ResultRow for Row {}
 
 /// The row of event `event`, if it is a bid.
 pub fn row(event: Event) -> Option<Row> {

@@ -10,6 +10,7 @@ use super::{bids, ResultRow};
 use crate::nexmark::calendar::{date_string, day_number, minute_of_day, minute_string};
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::Text;
 
 /// A result row of q10.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,7 +24,7 @@ pub struct Row {
     /// The bid's time, epoch ms.
     pub date_time: i64,
     /// The bid's padding.
-    pub extra: String,
+    pub extra: Text,
     /// The bid's UTC date, `yyyy-MM-dd`.
     pub dt: String,
     /// The bid's UTC minute, `HH:mm`.

@@ -11,6 +11,7 @@ use super::{bids, ResultRow};
 use crate::nexmark::calendar::hour;
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::Text;
 
 /// A result row of q14.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,7 +27,7 @@ pub struct Row {
     /// The bid's time, epoch ms.
     pub date_time: i64,
     /// The bid's padding.
-    pub extra: String,
+    pub extra: Text,
     /// The number of `c` characters in `extra`.
     pub c_counts: u64,
 }

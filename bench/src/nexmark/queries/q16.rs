@@ -10,12 +10,13 @@ use super::{bids, ResultRow};
 use crate::nexmark::calendar::{date_string, day_number, minute_string};
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::Text;
 
 /// A result row of q16: `channel, day, minute` and the twelve counts.
 #[derive(Debug, Clone)]
 pub struct Row {
     /// The channel.
-    pub channel: String,
+    pub channel: Text,
     /// The UTC day, `yyyy-MM-dd`.
     pub day: String,
     /// The largest UTC minute of the group's bids, `HH:mm`.
@@ -43,7 +44,7 @@ pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
         .key_by(|bid: &Stamped<Bid>| (bid.value.channel.clone(), day_number(bid.value.date_time)))
         .window(days())
         .aggregate(CountDaily)
-        .map(|group: Windowed<(String, i64), DailyCounts>| {
+        .map(|group: Windowed<(Text, i64), DailyCounts>| {
             let (channel, day) = group.key;
             Stamped {
                 born_ns: group.value.born_ns,

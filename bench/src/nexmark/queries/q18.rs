@@ -11,6 +11,7 @@ use tidewater::DataStream;
 use super::{bids, Change, ResultRow};
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::Text;
 
 /// A result row of q18 (and q19's first columns): a bid.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -22,13 +23,13 @@ pub struct Row {
     /// The price.
     pub price: i64,
     /// The channel.
-    pub channel: String,
+    pub channel: Text,
     /// The URL.
-    pub url: String,
+    pub url: Text,
     /// The bid's time, epoch ms.
     pub date_time: i64,
     /// The bid's padding.
-    pub extra: String,
+    pub extra: Text,
 }
 
 impl ResultRow for Row {}

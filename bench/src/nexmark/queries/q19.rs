@@ -12,6 +12,7 @@ use tidewater::DataStream;
 use super::{bids, Change, ResultRow};
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::Text;
 
 /// How many bids per auction.
 pub const TOP: usize = 10;
@@ -26,13 +27,13 @@ pub struct Row {
     /// The price.
     pub price: i64,
     /// The channel.
-    pub channel: String,
+    pub channel: Text,
     /// The URL.
-    pub url: String,
+    pub url: Text,
     /// The bid's time, epoch ms.
     pub date_time: i64,
     /// The bid's padding.
-    pub extra: String,
+    pub extra: Text,
     /// The bid's rank in its auction, 1–10.
     pub rank_number: u64,
 }

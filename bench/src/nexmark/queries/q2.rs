@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tidewater::DataStream;
 
-use super::{Fingerprint, ResultRow};
+use super::ResultRow;
 use crate::nexmark::event::Event;
 use crate::nexmark::source::Stamped;
 
@@ -20,14 +20,7 @@ pub struct Row {
     pub price: i64,
 }
 
-impl ResultRow for Row {
-    fn checksum(&self) -> u64 {
-        Fingerprint::new()
-            .int(self.auction)
-            .int(self.price)
-            .finish()
-    }
-}
+impl ResultRow for Row {}
 
 /// The row of event `event`, if it is a bid on an auction that is a multiple of
 /// [`AUCTION_MODULUS`].

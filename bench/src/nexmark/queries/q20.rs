@@ -11,6 +11,7 @@ use super::lookup_join::lookup_join;
 use super::{by_kind, ByKind, ResultRow};
 use crate::nexmark::event::{Auction, Bid, Event};
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::Text;
 
 /// The category q20 keeps.
 pub const CATEGORY: i64 = 10;
@@ -25,17 +26,17 @@ pub struct Row {
     /// The price.
     pub price: i64,
     /// The channel.
-    pub channel: String,
+    pub channel: Text,
     /// The URL.
-    pub url: String,
+    pub url: Text,
     /// The bid's time, epoch ms.
     pub date_time: i64,
     /// The bid's padding.
-    pub extra: String,
+    pub extra: Text,
     /// The item's name.
-    pub item_name: String,
+    pub item_name: Text,
     /// The item's description.
-    pub description: String,
+    pub description: Text,
     /// The opening price.
     pub initial_bid: i64,
     /// The reserve price.
@@ -49,7 +50,7 @@ pub struct Row {
     /// The category.
     pub category: i64,
     /// The auction's padding.
-    pub auction_extra: String,
+    pub auction_extra: Text,
 }
 
 impl ResultRow for Row {}

@@ -8,6 +8,7 @@ use tidewater::DataStream;
 use super::{bids, ResultRow};
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::{split_ascii, Text};
 
 /// A result row of q21.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,9 +20,9 @@ pub struct Row {
     /// The price.
     pub price: i64,
     /// The channel.
-    pub channel: String,
+    pub channel: Text,
     /// The channel's id.
-    pub channel_id: String,
+    pub channel_id: Text,
 }
 
 impl ResultRow for Row {}
@@ -29,19 +30,24 @@ impl ResultRow for Row {}
 /// The channels with fixed ids, in id order.
 const KNOWN: [&str; 4] = ["apple", "google", "facebook", "baidu"];
 
+/// The ids of the channels of [`KNOWN`].
+const KNOWN_IDS: [&str; 4] = ["0", "1", "2", "3"];
+
 /// The channel id of a bid from `channel` at `url`, if it has one.
-pub fn channel_id(channel: &str, url: &str) -> Option<String> {
+pub fn channel_id(channel: &str, url: &Text) -> Option<Text> {
     if let Some(id) = KNOWN
         .iter()
         .position(|known| channel.eq_ignore_ascii_case(known))
     {
-        return Some(id.to_string());
+        return Some(Text::from_static(KNOWN_IDS[id]));
     }
-    let (_, query) = url.split_once('?')?;
-    query
-        .split('&')
-        .find_map(|parameter| parameter.strip_prefix("channel_id="))
-        .map(str::to_string)
+    let [id] = url.substrings(|url| {
+        let query = url.split_once('?').map(|(_, query)| query);
+        [query.and_then(|query| {
+            split_ascii(query, b'&').find_map(|parameter| parameter.strip_prefix("channel_id="))
+        })]
+    });
+    id
 }
 
 /// The bids of `events` that have a channel id, with it.

@@ -8,6 +8,7 @@ use tidewater::DataStream;
 use super::{bids, ResultRow};
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::{split_ascii, Text};
 
 /// A result row of q22.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,27 +20,33 @@ pub struct Row {
     /// The price.
     pub price: i64,
     /// The channel.
-    pub channel: String,
+    pub channel: Text,
     /// The URL's 4th `/`-separated part.
-    pub dir1: Option<String>,
+    pub dir1: Option<Text>,
     /// The 5th.
-    pub dir2: Option<String>,
+    pub dir2: Option<Text>,
     /// The 6th.
-    pub dir3: Option<String>,
+    pub dir3: Option<Text>,
 }
 
 impl ResultRow for Row {}
+
+/// The 4th, 5th and 6th `/`-separated parts of `url`, where it has them.
+pub fn directories(url: &str) -> [Option<&str>; 3] {
+    let mut parts = split_ascii(url, b'/').skip(3);
+    [parts.next(), parts.next(), parts.next()]
+}
 
 /// Every bid of `events` with its URL's directories.
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
     bids(events)
         .map(|bid: Stamped<Bid>| {
             bid.map(|bid| {
-                let mut parts = bid.url.split('/').skip(3).map(str::to_string);
+                let [dir1, dir2, dir3] = bid.url.substrings(directories);
                 Row {
-                    dir1: parts.next(),
-                    dir2: parts.next(),
-                    dir3: parts.next(),
+                    dir1,
+                    dir2,
+                    dir3,
                     auction: bid.auction,
                     bidder: bid.bidder,
                     price: bid.price,

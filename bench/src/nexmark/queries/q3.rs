@@ -9,6 +9,7 @@ use super::lookup_join::lookup_join;
 use super::{by_kind, ByKind, ResultRow};
 use crate::nexmark::event::{Auction, Event, Person};
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::Text;
 
 /// The category q3 looks at.
 pub const CATEGORY: i64 = 10;
@@ -20,11 +21,11 @@ pub const STATES: [&str; 3] = ["OR", "ID", "CA"];
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
     /// The seller's name.
-    pub name: String,
+    pub name: Text,
     /// The seller's city.
-    pub city: String,
+    pub city: Text,
     /// The seller's state.
-    pub state: String,
+    pub state: Text,
     /// The auction's id.
     pub id: i64,
 }

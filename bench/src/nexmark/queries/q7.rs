@@ -16,6 +16,7 @@ use tidewater::DataStream;
 use super::{bids, newest, ResultRow};
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::Text;
 
 /// The window size.
 pub const SIZE: Duration = Duration::from_secs(10);
@@ -35,7 +36,7 @@ pub struct Row {
     /// The bid's time, epoch ms.
     pub date_time: i64,
     /// The bid's padding.
-    pub extra: String,
+    pub extra: Text,
     /// The window's end (exclusive), epoch ms.
     pub window_end: i64,
 }

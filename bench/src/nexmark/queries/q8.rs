@@ -16,6 +16,7 @@ use tidewater::DataStream;
 use super::{by_kind, newest, ByKind, ResultRow};
 use crate::nexmark::event::{Auction, Event, Person};
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::Text;
 
 /// The window size.
 pub const SIZE: Duration = Duration::from_secs(10);
@@ -26,7 +27,7 @@ pub struct Row {
     /// The person's id.
     pub id: i64,
     /// The person's name.
-    pub name: String,
+    pub name: Text,
     /// The window's start, epoch ms.
     pub window_start: i64,
 }
@@ -39,7 +40,7 @@ pub struct Sighting {
     /// The person's id.
     pub id: i64,
     /// The name, if this is the person's creation.
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// When, epoch ms.
     pub date_time: i64,
 }
@@ -48,7 +49,7 @@ pub struct Sighting {
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Seen {
     /// The name, if the person was created in the window.
-    name: Option<String>,
+    name: Option<Text>,
     /// Whether the person opened an auction in the window.
     sold: bool,
     /// The newest birth time among the sightings.

@@ -9,6 +9,7 @@ use super::winning_bids::{winning_bids, Winner};
 use super::ResultRow;
 use crate::nexmark::event::Event;
 use crate::nexmark::source::Stamped;
+use crate::nexmark::text::Text;
 
 /// A result row of q9.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -16,9 +17,9 @@ pub struct Row {
     /// The auction's id.
     pub id: i64,
     /// The item's name.
-    pub item_name: String,
+    pub item_name: Text,
     /// The item's description.
-    pub description: String,
+    pub description: Text,
     /// The opening price.
     pub initial_bid: i64,
     /// The reserve price.
@@ -32,7 +33,7 @@ pub struct Row {
     /// The category.
     pub category: i64,
     /// The auction's padding.
-    pub extra: String,
+    pub extra: Text,
     /// The winning bid's auction (the auction's id).
     pub bid_auction: i64,
     /// The winner.
@@ -42,7 +43,7 @@ pub struct Row {
     /// When the winning bid was made, epoch ms.
     pub bid_date_time: i64,
     /// The winning bid's padding.
-    pub bid_extra: String,
+    pub bid_extra: Text,
 }
 
 impl ResultRow for Row {}
