@@ -1,14 +1,16 @@
 //! Savepoints: a job stopped with a savepoint on 4 shards and resumed from it on 2 and on 3
 //! gives exactly the output of a run that was never stopped — keyed running counts, event-
 //! time tumbling windows (open windows travel in the savepoint), a keyed process function
-//! with timers and named keyed state, and a CEP pattern (its buffered events and partial
-//! matches travel in the savepoint), each key's state moving with its key group.
+//! with timers and named keyed state, a CEP pattern (its buffered events and partial
+//! matches travel in the savepoint), each key's state moving with its key group, and a
+//! two-phase (local-global) sliding-window count of all records (each shard's partial
+//! counts travel in the savepoint too).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tidewater::operators::cep::Pattern;
-use tidewater::operators::window::tumbling;
+use tidewater::operators::window::{sliding, tumbling};
 use tidewater::operators::{Context, KeyedProcessFunction, TimeDomain};
 use tidewater::prelude::*;
 use tidewater::state::{KeyedStates, ValueState};
@@ -79,6 +81,12 @@ fn start(out: &Path, shards: usize, checkpoints: CheckpointConfig) -> JobHandle 
         .aggregate(tidewater::operators::Count)
         .map(|w| (w.key, w.window.start, w.value))
         .sink_to_files(FileSink::new(out.join("windows"), lines::<(u64, i64, u64)>));
+    records
+        .key_by(|_: &(u64, i64)| ())
+        .window(sliding(Duration::from_millis(1000), Duration::from_millis(250)))
+        .aggregate_local_global(tidewater::operators::Count)
+        .map(|w| (w.window.start, w.value))
+        .sink_to_files(FileSink::new(out.join("totals"), lines::<(i64, u64)>));
     keyed
         .process(Seconds::default())
         .sink_to_files(FileSink::new(out.join("timers"), lines::<(u64, i64, u64)>));
@@ -101,7 +109,7 @@ fn start(out: &Path, shards: usize, checkpoints: CheckpointConfig) -> JobHandle 
 }
 
 /// The output folders.
-const OUTPUTS: [&str; 4] = ["counts", "windows", "timers", "patterns"];
+const OUTPUTS: [&str; 5] = ["counts", "windows", "timers", "patterns", "totals"];
 
 /// Each output folder's committed lines, sorted.
 fn output(out: &Path) -> Vec<Vec<String>> {

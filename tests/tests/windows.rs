@@ -2,7 +2,7 @@
 //! out-of-order input (within the watermark bound) on 1, 2 and 4 shards; lateness and the
 //! late-data side output; session merging; count triggers. Sliding and tumbling windows with
 //! `aggregate` run on the sliced operator, which is also compared with the general one on
-//! input with late records.
+//! input with late records; `aggregate_local_global` is compared with both.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -280,8 +280,79 @@ fn sliced_and_general(
     [(sliced, sliced_late), (general, general_late)]
 }
 
+/// Results by (key, window) as (count, sum) of `aggregate_local_global` and of `aggregate`
+/// on the same input in one job on `shards`.
+fn local_global_and_direct(
+    events: &[Event],
+    assigner: WindowAssigner,
+    bound_ms: i64,
+    shards: usize,
+) -> [BTreeMap<(u8, TimeWindow), (u64, i64)>; 2] {
+    let env = Env::new(
+        JobConfig::default()
+            .shards(shards)
+            .pinning(Pinning::Never)
+            .batch_size(3),
+    );
+    let keyed = env
+        .from_collection(events.to_vec())
+        .assign_timestamps(|e: &Event| e.1, bound_ms)
+        .key_by(|e: &Event| e.0);
+    let windows = keyed.window(assigner);
+    let sum = Sum(|e: &Event| e.2);
+    let local_global = (
+        windows.aggregate_local_global(Count).collect(),
+        windows.aggregate_local_global(sum.clone()).collect(),
+    );
+    let direct = (
+        windows.aggregate(Count).collect(),
+        windows.aggregate(sum).collect(),
+    );
+    env.execute().unwrap();
+    [local_global, direct].map(|(counts, sums)| {
+        let mut out = BTreeMap::new();
+        for Windowed { key, window, value } in counts.take() {
+            assert!(
+                out.insert((key, window), (value, 0)).is_none(),
+                "{window:?} of {key} fired twice"
+            );
+        }
+        for Windowed { key, window, value } in sums.take() {
+            out.get_mut(&(key, window))
+                .expect("sums and counts fire alike")
+                .1 = value;
+        }
+        out
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn local_global_aggregation_equals_the_batch_computation(
+        events in events(),
+        assigner in sliceable_assigners(),
+    ) {
+        let expected = batch(&events, assigner);
+        for shards in [1, 2, 3] {
+            let [local_global, direct] = local_global_and_direct(&events, assigner, BOUND_MS, shards);
+            prop_assert_eq!(&local_global, &expected, "on {} shards", shards);
+            prop_assert_eq!(&direct, &expected, "on {} shards", shards);
+        }
+    }
+
+    /// Late records (dropped by one operator and not the other, or counted in fewer
+    /// windows) would show here; on one shard both see the same watermarks between the
+    /// same records.
+    #[test]
+    fn local_global_aggregation_equals_aggregate_with_late_records(
+        events in events_with_late_ones(),
+        assigner in sliceable_assigners(),
+    ) {
+        let [local_global, direct] = local_global_and_direct(&events, assigner, 500, 1);
+        prop_assert_eq!(local_global, direct);
+    }
 
     #[test]
     fn windows_equal_the_batch_computation(events in events(), assigner in assigners()) {

@@ -346,7 +346,7 @@ impl<T: Data> DataStream<T> {
     }
 
     /// A new stream made by an operator chained onto this one.
-    fn chained<U: Data>(
+    pub(crate) fn chained<U: Data>(
         &self,
         kind: &str,
         make: impl Fn(OperatorId, BoxOutput<U>, &mut ShardBuilder) -> BoxOutput<T>

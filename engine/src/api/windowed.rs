@@ -8,9 +8,10 @@ use std::time::Duration;
 use super::Key;
 use super::{DataStream, KeyedStream};
 use crate::operators::window::{
-    fires_once_at_window_end, AggregateWindow, DefaultTrigger, LateRecords, ProcessWindow,
-    ProcessWindowFunction, ReduceWindow, SlicedState, SlicedWindowOperator, Slicing, Trigger,
-    WindowAssigner, WindowFunction, WindowOperator, WindowOutputs, WindowState, Windowed,
+    fires_once_at_window_end, AggregateWindow, DefaultTrigger, LateRecords, LocalAggregate,
+    MergePartials, Partial, ProcessWindow, ProcessWindowFunction, ReduceWindow, SlicedState,
+    SlicedWindowOperator, Slicing, Trigger, WindowAssigner, WindowFunction, WindowOperator,
+    WindowOutputs, WindowState, Windowed,
 };
 use crate::operators::{AggregateFunction, BoxOutput, OutputTag, Shared};
 use crate::plan::{Data, ShardBuilder};
@@ -128,6 +129,69 @@ where
     {
         self.build("window-aggregate", AggregateWindow(function))
             .event_time(|result: &Windowed<K, A::Out>| result.window.max_timestamp())
+    }
+
+    /// Like [`aggregate`](Self::aggregate), in two phases (Flink's local-global
+    /// aggregation): each shard first folds its own records per key and slice with
+    /// `function.add`, before the key-by exchange, and sends one partial accumulator per key
+    /// and slice once the watermark has passed the slice; the shard owning the key merges
+    /// the partials into its windows with `function.merge`. The results are `aggregate`'s.
+    ///
+    /// Worth it when few keys carry many records each (a window keyed by a constant, by the
+    /// window, by a hot item): the exchange then carries a few partials per slice instead of
+    /// every record, and no single shard folds them all. With many keys of a few records
+    /// each it only adds a hash lookup per record. Partials are checkpointed with the rest.
+    ///
+    /// # Panics
+    ///
+    /// When the windows cannot be sliced ([`slice_length`](Self::slice_length) is `None`) or
+    /// a late-data side output is set (late records are dropped and counted by the global
+    /// phase, which sees partials rather than records).
+    pub fn aggregate_local_global<A>(&self, function: A) -> DataStream<Windowed<K, A::Out>>
+    where
+        A: AggregateFunction<T>,
+        A::Acc: Data + StateData,
+        A::Out: Data,
+    {
+        let slicing = self.slicing().unwrap_or_else(|| {
+            panic!(
+                "aggregate_local_global needs sliced windows: sliding or tumbling windows in \
+                 event time, with the default trigger and no allowed lateness"
+            )
+        });
+        assert!(
+            self.late_tag.is_none(),
+            "aggregate_local_global has no late-data side output: use aggregate"
+        );
+        let stream = self.keyed.stream();
+        let timestamps = stream
+            .timestamps()
+            .expect("event-time windows have timestamps (checked by `new`)");
+        let (key, local, grid) = (self.keyed.key().clone(), function.clone(), slicing.grid());
+        let partials = stream
+            .chained("window-local", move |id, next, builder| {
+                let (slices, watermark) =
+                    LocalAggregate::<T, K, KF, A>::restored(&builder.context, id, &local);
+                Box::new(LocalAggregate {
+                    id,
+                    key: key.clone(),
+                    timestamp: timestamps.clone(),
+                    grid,
+                    function: local.clone(),
+                    slices,
+                    watermark,
+                    batch: builder.context.config.batch_size.max(1),
+                    next,
+                })
+            })
+            .event_time(|partial: &Partial<K, A::Acc>| partial.slice_start);
+        partials
+            .key_by(|partial: &Partial<K, A::Acc>| partial.key.clone())
+            .window(self.assigner)
+            .aggregate(MergePartials {
+                function,
+                records: PhantomData,
+            })
     }
 
     /// Calls `function` with all of a window's records when it fires.

@@ -106,6 +106,12 @@ impl<K: StableKey + ?Sized> StableKey for &K {
     }
 }
 
+/// The one key of a stream keyed by a constant (every record in the same group, as Flink's
+/// `windowAll`): it feeds nothing.
+impl StableKey for () {
+    fn feed(&self, _: &mut Xxh3) {}
+}
+
 macro_rules! stable_tuple {
     ($($name:ident),+) => {
         impl<$($name: StableKey),+> StableKey for ($($name,)+) {

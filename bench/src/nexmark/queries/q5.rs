@@ -4,7 +4,10 @@
 //! Two window stages: bids per auction and window (sliced: one count per auction and 2 s
 //! slice), then, keyed by window, the largest count and the auctions that have it. A
 //! window's counts carry its last millisecond as event time, so the second stage's 2 s
-//! tumbling window holds exactly one sliding window's counts.
+//! tumbling window holds exactly one sliding window's counts. The second stage runs in two
+//! phases ([`aggregate_local_global`](tidewater::api::WindowedStream::aggregate_local_global)):
+//! each shard finds the hottest of the counts it made, and only that crosses to the shard
+//! of the window, instead of every auction's count.
 
 use std::time::Duration;
 
@@ -67,16 +70,18 @@ impl AggregateFunction<AuctionCount> for MaxCount {
 
     fn add(&self, acc: &mut Hottest, count: AuctionCount) {
         let (num, born_ns) = count.value;
+        acc.born_ns = newest(acc.born_ns, born_ns);
         acc.window = (count.window.start, count.window.end);
-        self.merge(
-            acc,
-            Hottest {
-                num,
-                auctions: vec![count.key],
-                born_ns,
-                window: acc.window,
-            },
-        );
+        match num.cmp(&acc.num) {
+            std::cmp::Ordering::Greater => {
+                acc.num = num;
+                acc.auctions.clear();
+                acc.auctions.push(count.key);
+            }
+            // An empty accumulator has `num` 0, and counts are at least 1.
+            std::cmp::Ordering::Equal => acc.auctions.push(count.key),
+            std::cmp::Ordering::Less => {}
+        }
     }
 
     fn result(&self, acc: &Hottest) -> Hottest {
@@ -108,7 +113,7 @@ pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
         .aggregate(CountStamped)
         .key_by(|count: &AuctionCount| count.window.start)
         .window(tumbling(SLIDE))
-        .aggregate(MaxCount)
+        .aggregate_local_global(MaxCount)
         .flat_map(|hottest: Windowed<i64, Hottest>| {
             let Hottest {
                 num,

@@ -1,10 +1,10 @@
 //! q7, highest bid: over tumbling windows of 10 s, every bid whose price is the window's
 //! largest (all ties), as `auction, price, bidder, date_time, extra, window_end`.
 //!
-//! Two window stages, so that the work spreads over the shards: first the top bids per
-//! window of each of [`PARTS`] parts of the bids (by input position, which spreads evenly
-//! where the auction would not: half the bids are for one hot auction), then, keyed by
-//! window, the top of the parts' tops.
+//! Every bid of a window competes, so the window has one key, and the aggregation runs in
+//! two phases ([`aggregate_local_global`](tidewater::api::WindowedStream::aggregate_local_global)):
+//! each shard keeps the top bids of its own bids per window, and only those tops cross to
+//! the shard that merges them when the window closes.
 
 use std::time::Duration;
 
@@ -20,9 +20,6 @@ use crate::nexmark::text::Text;
 
 /// The window size.
 pub const SIZE: Duration = Duration::from_secs(10);
-
-/// How many parts the first stage cuts the bids into.
-pub const PARTS: u64 = 256;
 
 /// A result row of q7.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -67,7 +64,7 @@ fn keep_top(top: &mut TopBids, other: TopBids) {
     }
 }
 
-/// The top bids of the bids (first stage) or of the parts' tops (second stage).
+/// The top bids of a window.
 #[derive(Debug, Clone, Copy)]
 struct Top;
 
@@ -104,37 +101,13 @@ impl AggregateFunction<Stamped<Bid>> for Top {
     }
 }
 
-impl AggregateFunction<Windowed<u64, TopBids>> for Top {
-    type Acc = TopBids;
-    type Out = TopBids;
-
-    fn create(&self) -> TopBids {
-        TopBids::default()
-    }
-
-    fn add(&self, acc: &mut TopBids, part: Windowed<u64, TopBids>) {
-        keep_top(acc, part.value);
-    }
-
-    fn result(&self, acc: &TopBids) -> TopBids {
-        acc.clone()
-    }
-
-    fn merge(&self, acc: &mut TopBids, other: TopBids) {
-        keep_top(acc, other);
-    }
-}
-
 /// The highest bids of every tumbling window over the bids of `events`.
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
     bids(events)
-        .key_by(|bid: &Stamped<Bid>| bid.seq % PARTS)
+        .key_by(|_: &Stamped<Bid>| ())
         .window(tumbling(SIZE))
-        .aggregate(Top)
-        .key_by(|part: &Windowed<u64, TopBids>| part.window.start)
-        .window(tumbling(SIZE))
-        .aggregate(Top)
-        .flat_map(|top: Windowed<i64, TopBids>| {
+        .aggregate_local_global(Top)
+        .flat_map(|top: Windowed<(), TopBids>| {
             let (window_end, born_ns) = (top.window.end, top.value.born_ns);
             top.value.bids.into_iter().map(move |bid| Stamped {
                 value: Row {

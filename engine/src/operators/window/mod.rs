@@ -20,6 +20,7 @@
 
 mod assigner;
 mod function;
+mod local;
 mod operator;
 mod sliced;
 mod trigger;
@@ -29,6 +30,7 @@ pub use assigner::{
 };
 pub(crate) use function::{AggregateWindow, ProcessWindow, ReduceWindow, WindowFunction};
 pub use function::{ProcessWindowFunction, Windowed};
+pub(crate) use local::{LocalAggregate, MergePartials, Partial};
 pub(crate) use operator::{LateRecords, WindowOperator, WindowOutputs, WindowState};
 pub(crate) use sliced::{SlicedState, SlicedWindowOperator, Slicing};
 pub(crate) use trigger::fires_once_at_window_end;

@@ -53,6 +53,7 @@ use hashbrown::hash_map::{HashMap, RawEntryMut};
 
 use super::assigner::{window_start, TimeWindow, WindowAssigner, WindowTime};
 use super::function::WindowFunction;
+use super::local::SliceGrid;
 use super::operator::{Cleanup, WindowOutputs};
 use crate::checkpoint::restore::{owner, restored_parts};
 use crate::checkpoint::StageSnapshot;
@@ -113,6 +114,14 @@ impl Slicing {
     /// The slice length in ms.
     pub(crate) fn slice_length(&self) -> i64 {
         self.slice
+    }
+
+    /// The slices, as the local phase of a local-global aggregation cuts records into them.
+    pub(crate) fn grid(&self) -> SliceGrid {
+        SliceGrid {
+            length: self.slice,
+            offset: self.offset,
+        }
     }
 
     /// The first window end at or after `time`.
