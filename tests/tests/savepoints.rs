@@ -83,7 +83,10 @@ fn start(out: &Path, shards: usize, checkpoints: CheckpointConfig) -> JobHandle 
         .sink_to_files(FileSink::new(out.join("windows"), lines::<(u64, i64, u64)>));
     records
         .key_by(|_: &(u64, i64)| ())
-        .window(sliding(Duration::from_millis(1000), Duration::from_millis(250)))
+        .window(sliding(
+            Duration::from_millis(1000),
+            Duration::from_millis(250),
+        ))
         .aggregate_local_global(tidewater::operators::Count)
         .map(|w| (w.window.start, w.value))
         .sink_to_files(FileSink::new(out.join("totals"), lines::<(i64, u64)>));

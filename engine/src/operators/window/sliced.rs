@@ -36,8 +36,9 @@
 //! - `index` maps each key with a row to its row, the start of the newest slice it has an
 //!   entry in and that entry's position there. A key whose newest slice has been dropped has
 //!   no entry left in any live slice; it is removed, and its row freed for reuse, by a sweep
-//!   of the index that runs once as many entries have been dropped as the index holds keys
-//!   (so at a constant cost per entry). `rows[row].key` is the key of each row in use.
+//!   of the index that runs once as many entries have been dropped since the last sweep as
+//!   the live slices hold (so at a constant cost per entry, and the index stays within twice
+//!   the live entries). `rows[row].key` is the key of each row in use.
 //!
 //! The results are the general operator's: the same windows per key (those holding at least
 //! one on-time record), each fired once, with the same value provided that merging
@@ -360,13 +361,22 @@ impl<K, A> SlicedState<K, A> {
     }
 
     /// Takes the list of a dropped slice (which had `count` entries) for reuse; sweeps the
-    /// index once as many entries have been dropped as it holds keys.
+    /// index once as many entries have been dropped since the last sweep as the live slices
+    /// hold.
+    ///
+    /// The index then holds at most the live slices' keys and the keys of the entries
+    /// dropped since (every other key was swept), so a sweep costs at most twice the
+    /// entries dropped since the last one, and the index stays within twice the live
+    /// entries. (Sweeping once the dropped entries reach the index's size, as before, never
+    /// came when keys keep coming new, like q5's auctions: the index held every key ever
+    /// seen until the end of the input.)
     fn release(&mut self, mut entries: Vec<(u32, A)>, count: usize) {
         self.largest = self.largest.max(count);
         entries.clear();
         self.spare.push(entries);
         self.dropped += count;
-        if self.dropped >= self.index.len() {
+        let live: usize = self.slices.iter().map(|slice| slice.entries.len()).sum();
+        if self.dropped >= live {
             self.sweep();
         }
     }
@@ -789,6 +799,57 @@ mod tests {
                 assert_eq!(slice.end - slice.start, slicing.slice);
             }
         }
+    }
+
+    /// Drops whatever reaches it.
+    struct Discard;
+
+    impl<T> Output<T> for Discard {
+        fn push(&mut self, _: Vec<T>) {}
+        fn watermark(&mut self, _: Timestamp) {}
+        fn end(&mut self) {}
+        fn barrier(&mut self, _: &mut StageSnapshot) {}
+    }
+
+    #[test]
+    fn keys_that_keep_coming_new_are_forgotten_with_their_slices() {
+        use crate::metrics::JobMetrics;
+        use crate::operators::window::operator::LateRecords;
+        use crate::operators::window::AggregateWindow;
+        use crate::operators::Count;
+
+        // Sliding windows of 10 s every 2 s; 1000 records per second, each of a key never
+        // seen before (as q5's auctions): 10 000 keys in a window's slices at a time.
+        let assigner = sliding(Duration::from_millis(10_000), Duration::from_millis(2_000));
+        let mut operator = SlicedWindowOperator {
+            id: OperatorId(0),
+            key: |record: &(u64, i64)| record.0,
+            slicing: slicing(assigner),
+            timestamp: std::sync::Arc::new(|record: &(u64, i64)| record.1),
+            function: AggregateWindow(Count),
+            outputs: WindowOutputs {
+                late: LateRecords {
+                    tag: None,
+                    metrics: std::sync::Arc::new(JobMetrics::new(1)),
+                    shard: 0,
+                },
+                next: Box::new(Discard),
+                side: Default::default(),
+                batch: 64,
+            },
+            state: SlicedState::default(),
+        };
+        let (mut most_keys, mut most_rows) = (0, 0);
+        for second in 0..200u64 {
+            let batch = (0..1000).map(|i| (second * 1000 + i, (second * 1000 + i) as i64));
+            operator.push(batch.collect());
+            operator.watermark((second * 1000 + 999) as i64);
+            most_keys = most_keys.max(operator.state.index.len());
+            most_rows = most_rows.max(operator.state.rows.len());
+        }
+        // The live slices hold 10 000 to 12 000 keys; the index and rows at most twice that.
+        assert!(most_keys <= 24_000, "the index grew to {most_keys} keys");
+        assert!(most_rows <= 24_000, "{most_rows} rows");
     }
 
     #[test]
