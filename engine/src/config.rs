@@ -32,6 +32,7 @@ pub struct JobConfig {
     pub(crate) io_memory: usize,
     pub(crate) checkpointing: Option<CheckpointConfig>,
     pub(crate) state_dir: std::path::PathBuf,
+    pub(crate) watermark_alignment: Option<Duration>,
 }
 
 impl Default for JobConfig {
@@ -48,6 +49,7 @@ impl Default for JobConfig {
             io_memory: 64 << 10,
             checkpointing: None,
             state_dir: std::env::temp_dir().join("tidewater-state"),
+            watermark_alignment: None,
         }
     }
 }
@@ -106,6 +108,18 @@ impl JobConfig {
     /// more CPU. Default 50 µs.
     pub fn spin_before_park(mut self, spin: Duration) -> Self {
         self.spin_before_park = spin;
+        self
+    }
+
+    /// Aligns the shards' watermarks (Flink's `withWatermarkAlignment`): a source whose
+    /// shard's watermark, as `assign_timestamps` on the source's stage makes it, runs more
+    /// than `max_drift` ahead of the slowest shard's pauses reading until the others catch
+    /// up. Without it, a shard that is a little faster than another for a whole run piles
+    /// up state in every window and join downstream, since they keep its records until the
+    /// slow shard's watermark passes them. Shards whose source is idle (see
+    /// `Source::idle_timeout`) or over hold no one back. Default: off.
+    pub fn watermark_alignment(mut self, max_drift: Duration) -> Self {
+        self.watermark_alignment = Some(max_drift);
         self
     }
 

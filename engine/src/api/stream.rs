@@ -111,12 +111,19 @@ impl<T: Data> DataStream<T> {
         F: Fn(&T) -> Timestamp + Clone + Send + Sync + 'static,
     {
         let reader: TimestampFn<T> = Arc::new(timestamp.clone());
-        self.chained("watermarks", move |id, next, _| {
+        self.chained("watermarks", move |id, next, builder| {
+            let table = builder.context.alignment.clone();
+            let alignment = table.map(|table| {
+                let slot = Rc::new(table.slot(id, builder.shard()));
+                builder.add_alignment(slot.clone());
+                slot
+            });
             Box::new(AssignWatermarks {
                 id,
                 timestamp: timestamp.clone(),
                 strategy: BoundedOutOfOrderness::new(bound_ms),
                 emitted: Timestamp::MIN,
+                alignment,
                 next,
             })
         })

@@ -1,8 +1,11 @@
 //! Record-at-a-time operators without state: map, filter, flat_map, and the watermark
 //! assigner. They are chained into their stage's loop.
 
+use std::rc::Rc;
+
 use super::{enter, BoxOutput, OperatorId, Output};
 use crate::checkpoint::StageSnapshot;
+use crate::runtime::AlignmentSlot;
 use crate::time::{BoundedOutOfOrderness, Timestamp};
 
 /// `map`: one output per input.
@@ -102,12 +105,15 @@ where
 }
 
 /// Reads each record's event time and emits a bounded-out-of-orderness watermark after every
-/// batch in which it advanced. Upstream watermarks are replaced by its own.
+/// batch in which it advanced. Upstream watermarks are replaced by its own. With watermark
+/// alignment, it publishes the shard's watermark after every batch, and that it holds no one
+/// back once its input is over.
 pub(crate) struct AssignWatermarks<F, T> {
     pub(crate) id: OperatorId,
     pub(crate) timestamp: F,
     pub(crate) strategy: BoundedOutOfOrderness,
     pub(crate) emitted: Timestamp,
+    pub(crate) alignment: Option<Rc<AlignmentSlot>>,
     pub(crate) next: BoxOutput<T>,
 }
 
@@ -119,6 +125,9 @@ impl<T, F: FnMut(&T) -> Timestamp> Output<T> for AssignWatermarks<F, T> {
         }
         self.next.push(batch);
         let watermark = self.strategy.watermark();
+        if let Some(slot) = &self.alignment {
+            slot.publish(watermark);
+        }
         if watermark > self.emitted {
             self.emitted = watermark;
             self.next.watermark(watermark);
@@ -128,6 +137,9 @@ impl<T, F: FnMut(&T) -> Timestamp> Output<T> for AssignWatermarks<F, T> {
     fn watermark(&mut self, _watermark: Timestamp) {}
 
     fn end(&mut self) {
+        if let Some(slot) = &self.alignment {
+            slot.release();
+        }
         self.next.end();
     }
 

@@ -10,7 +10,7 @@ use super::{Data, ExchangeId, Graph, NodeId};
 use crate::exchange::channel::{Inbound, Outbound};
 use crate::exchange::outbox::{Drain, ExchangeOutput, Outbox, Partitioner};
 use crate::operators::{BoxOutput, Discard, OperatorId, ProcessingTimers, SideOutputs, Tee};
-use crate::runtime::ShardContext;
+use crate::runtime::{AlignmentSlot, ShardContext};
 
 /// Walks the graph on one shard's thread and builds that shard's operators.
 pub(crate) struct ShardBuilder {
@@ -22,12 +22,14 @@ pub(crate) struct ShardBuilder {
     stage: usize,
 }
 
-/// What a stage must drive besides its chain: the exchanges its chain feeds and the
-/// operators with processing-time timers.
+/// What a stage must drive besides its chain: the exchanges its chain feeds, the operators
+/// with processing-time timers, and the aligned watermarks of its chain (a source stage
+/// pauses while one is ahead).
 #[derive(Default)]
 pub(crate) struct StageParts {
     pub(crate) drains: Vec<Rc<dyn Drain>>,
     pub(crate) timers: Vec<Rc<dyn ProcessingTimers>>,
+    pub(crate) alignments: Vec<Rc<AlignmentSlot>>,
 }
 
 impl ShardBuilder {
@@ -80,6 +82,11 @@ impl ShardBuilder {
     /// outbox, a sink's backlog): the stage ships and waits for it like an exchange.
     pub(crate) fn add_drain(&mut self, drain: Rc<dyn Drain>) {
         self.parts.drains.push(drain);
+    }
+
+    /// Registers the aligned watermark of an operator of the stage being built.
+    pub(crate) fn add_alignment(&mut self, slot: Rc<AlignmentSlot>) {
+        self.parts.alignments.push(slot);
     }
 
     /// Registers an operator of the stage being built whose processing-time timers the stage

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
 use super::stage::guard;
-use super::{JobControl, ShardContext};
+use super::{JobControl, ShardContext, WatermarkAlignment};
 use crate::checkpoint::coordinator::{BarrierRequest, Coordinator, SourceRange};
 use crate::checkpoint::restore::{self, RestorePoint};
 use crate::checkpoint::shard::ShardCheckpoints;
@@ -137,6 +137,10 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
     let control = Arc::new(JobControl::default());
     let metrics = Arc::new(JobMetrics::new(shards));
     let operator_names: Arc<[String]> = graph.operator_names.clone().into();
+    let alignment = config.watermark_alignment.map(|drift| {
+        let drift = i64::try_from(drift.as_millis()).unwrap_or(i64::MAX);
+        WatermarkAlignment::new(drift, operator_names.len(), shards)
+    });
     let id = NEXT_JOB.fetch_add(1, Ordering::Relaxed);
     let mut handle = JobHandle {
         id,
@@ -235,9 +239,10 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
             control.clone(),
             metrics.clone(),
             operator_names.clone(),
+            alignment.clone(),
         );
         let spawned = executor.spawn(move || async move {
-            let (config, control, metrics, operator_names) = parts;
+            let (config, control, metrics, operator_names, alignment) = parts;
             let checkpoints = link.map(|(request, acks, restore, range)| {
                 ShardCheckpoints::new(request, acks, restore, range)
             });
@@ -249,6 +254,7 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
                 metrics,
                 operator_names,
                 checkpoints,
+                alignment,
             });
             run_shard(graph, context, bundles).await;
         });

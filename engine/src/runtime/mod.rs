@@ -4,11 +4,13 @@
 //! All glommio calls live in this module, so that changing the runtime crate (for example to
 //! the maintained `glommio-ng` fork) is a one-line manifest change and touches nothing else.
 
+mod alignment;
 mod async_io;
 mod job;
 mod stage;
 mod throttle;
 
+pub(crate) use alignment::{AlignmentSlot, WatermarkAlignment};
 pub(crate) use async_io::{async_stage, AsyncOperator};
 pub(crate) use job::start;
 pub use job::{JobHandle, JobReport};
@@ -97,4 +99,6 @@ pub(crate) struct ShardContext {
     pub(crate) operator_names: Arc<[String]>,
     /// The link to the checkpoint coordinator, if the job checkpoints.
     pub(crate) checkpoints: Option<ShardCheckpoints>,
+    /// The shards' published watermarks, if the job aligns them.
+    pub(crate) alignment: Option<Arc<WatermarkAlignment>>,
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use futures_lite::future::{or, yield_now};
 
 use super::throttle::Throttle;
-use super::ShardContext;
+use super::{AlignmentSlot, ShardContext};
 use crate::checkpoint::crash::crash_point;
 use crate::checkpoint::StageSnapshot;
 use crate::config::Batching;
@@ -220,6 +220,8 @@ pub(super) struct Stage<C> {
     pub(super) chain: C,
     drains: Vec<Rc<dyn Drain>>,
     timers: Vec<Rc<dyn ProcessingTimers>>,
+    /// The aligned watermarks of the chain: a source stage reads only while none is ahead.
+    alignments: Vec<Rc<AlignmentSlot>>,
     /// When partial batches were last shipped.
     flushed_at: Instant,
     /// The stage's index in the job, which names its checkpoint files.
@@ -244,6 +246,14 @@ impl<T: Data> Stage<BoxOutput<T>> {
                 return Err(JobError::Cancelled);
             }
             self.inject_due_barrier(operator, &*split, &mut injected)?;
+            if self.alignments.iter().any(|slot| slot.ahead()) {
+                // Too far ahead of another shard in event time: let it catch up, shipping,
+                // checkpointing and firing timers meanwhile.
+                self.flush().await?;
+                self.fire_timers()?;
+                glommio::timer::sleep(QUIET_POLL).await;
+                continue;
+            }
             let max = match throttle.as_ref().map(|t| t.due(batch_size)) {
                 None => batch_size,
                 Some(Ok(due)) => due,
@@ -482,6 +492,7 @@ impl<C: StageChain> Stage<C> {
             chain,
             drains: parts.drains,
             timers: parts.timers,
+            alignments: parts.alignments,
             flushed_at: Instant::now(),
             index: builder.stage_index(),
         }
@@ -562,6 +573,10 @@ impl<C: StageChain> Stage<C> {
     pub(super) fn mark_idle(&mut self) {
         for drain in &self.drains {
             drain.idle();
+        }
+        // An idle stage holds no other shard back; its next batch publishes again.
+        for slot in &self.alignments {
+            slot.release();
         }
         self.flushed_at = Instant::now();
     }
