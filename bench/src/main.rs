@@ -177,8 +177,7 @@ impl EngineArgs {
         match self.watermark_alignment_ms.unwrap_or(default_alignment_ms) {
             0 => {}
             drift => {
-                config =
-                    config.watermark_alignment(std::time::Duration::from_millis(drift));
+                config = config.watermark_alignment(std::time::Duration::from_millis(drift));
             }
         }
         match &self.checkpoint_dir {

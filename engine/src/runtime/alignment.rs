@@ -79,10 +79,14 @@ impl AlignmentSlot {
     }
 
     /// Whether this shard's watermark is more than the allowed drift ahead of the slowest
-    /// shard's.
+    /// shard's. A released shard is never ahead: an idle source that gets records again
+    /// reads them, and its next batch publishes its watermark.
     pub(crate) fn ahead(&self) -> bool {
         let shards = self.shards();
         let mine = shards[self.shard].load(Ordering::Relaxed);
+        if mine == Timestamp::MAX {
+            return false;
+        }
         let slowest = shards
             .iter()
             .map(|watermark| watermark.load(Ordering::Relaxed))
@@ -112,8 +116,10 @@ mod tests {
         slots[0].publish(1_001);
         assert!(slots[0].ahead());
         assert!(!slots[1].ahead() && !slots[2].ahead());
-        // An idle or finished shard holds no one back.
+        // An idle or finished shard holds no one back, and may read again at once.
         slots[2].release();
+        slots[0].publish(5_000);
+        slots[1].publish(5_000);
         assert!(!slots[0].ahead());
         assert!(!other_operator.ahead() && !slots[2].ahead());
         other_operator.publish(5_000);
