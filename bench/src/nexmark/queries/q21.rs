@@ -42,7 +42,9 @@ pub fn channel_id(channel: &str, url: &Text) -> Option<Text> {
         return Some(Text::from_static(KNOWN_IDS[id]));
     }
     let [id] = url.substrings(|url| {
-        let query = url.split_once('?').map(|(_, query)| query);
+        // The query starts after the first `?` (`memchr`'s vector search: `split_once` took
+        // a sixth of q21's time scanning the ~40 bytes before it).
+        let query = memchr::memchr(b'?', url.as_bytes()).map(|at| &url[at + 1..]);
         [query.and_then(|query| {
             split_ascii(query, b'&').find_map(|parameter| parameter.strip_prefix("channel_id="))
         })]
