@@ -431,13 +431,13 @@ where
         let Some(slots) = all.get_mut(key) else {
             return window;
         };
-        let (overlapping, kept): (Vec<_>, Vec<_>) = std::mem::take(slots)
-            .into_iter()
-            .partition(|slot| slot.window.overlaps(&window));
-        *slots = kept;
-        if overlapping.is_empty() {
+        // Most records start no session or extend one: look before moving anything.
+        if !slots.iter().any(|slot| slot.window.overlaps(&window)) {
             return window;
         }
+        let overlapping: SmallVec<[Slot<W::Acc, Tr::State>; 2]> = slots
+            .extract_if(.., |slot| slot.window.overlaps(&window))
+            .collect();
         let merged_window = overlapping
             .iter()
             .fold(window, |cover, slot| cover.cover(&slot.window));
