@@ -1,7 +1,7 @@
 //! q10, log to file: every bid with its UTC date `dt` (`yyyy-MM-dd`) and minute `hm`
 //! (`HH:mm`), as `auction, bidder, price, date_time, extra, dt, hm`. With `--output DIR`,
 //! the rows go to files partitioned by `dt` and `hm` (see
-//! [`PartitionedOutput`](crate::nexmark::jsonl::PartitionedOutput)).
+//! [`PartitionedOutput`](crate::nexmark::partitioned::PartitionedOutput)).
 
 use serde::Serialize;
 use tidewater::DataStream;
