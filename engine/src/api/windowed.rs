@@ -170,8 +170,7 @@ where
         let (key, local, grid) = (self.keyed.key().clone(), function.clone(), slicing.grid());
         let partials = stream
             .chained("window-local", move |id, next, builder| {
-                let (slices, watermark) =
-                    LocalAggregate::<T, K, KF, A>::restored(&builder.context, id, &local);
+                let slices = LocalAggregate::<T, K, KF, A>::restored(&builder.context, id, &local);
                 Box::new(LocalAggregate {
                     id,
                     key: key.clone(),
@@ -179,7 +178,6 @@ where
                     grid,
                     function: local.clone(),
                     slices,
-                    watermark,
                     batch: builder.context.config.batch_size.max(1),
                     next,
                 })

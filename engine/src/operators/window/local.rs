@@ -72,8 +72,6 @@ pub(crate) struct LocalAggregate<T, K, KF, F: AggregateFunction<T>> {
     pub(crate) function: F,
     /// The open slices.
     pub(crate) slices: Slices<K, F::Acc>,
-    /// The last watermark passed on.
-    pub(crate) watermark: Timestamp,
     /// Partials per batch sent.
     pub(crate) batch: usize,
     /// The exchange towards the global phase.
@@ -83,8 +81,9 @@ pub(crate) struct LocalAggregate<T, K, KF, F: AggregateFunction<T>> {
 /// An open slice as a checkpoint holds it: its start and its `(key, accumulator)` entries.
 type SavedSlice<K, A> = (Timestamp, Vec<(K, A)>);
 
-/// A local phase's state as a checkpoint holds it: the watermark and the open slices.
-type SavedLocal<K, A> = (Timestamp, Vec<SavedSlice<K, A>>);
+/// A local phase's state as a checkpoint holds it: the open slices. (Its watermark need not
+/// be saved: it only decides when slices leave, and the restored watermarks come again.)
+type SavedLocal<K, A> = Vec<SavedSlice<K, A>>;
 
 impl<T, K, KF, F> LocalAggregate<T, K, KF, F>
 where
@@ -95,23 +94,18 @@ where
     /// The open slices this shard takes over from the restored checkpoint, if the job
     /// restored one: those of the keys it owns, from whichever shard held them (a partial
     /// goes to its key's owner anyway; two old shards' folds of one key and slice are
-    /// merged), and the least watermark.
+    /// merged).
     pub(crate) fn restored(
         context: &ShardContext,
         operator: OperatorId,
         function: &F,
-    ) -> (Slices<K, F::Acc>, Timestamp) {
+    ) -> Slices<K, F::Acc> {
         let mut slices = Slices::new();
         let Some(parts) = restored_parts::<SavedLocal<K, F::Acc>>(context, operator) else {
-            return (slices, Timestamp::MIN);
+            return slices;
         };
         let owns = owner(context);
-        let watermark = parts
-            .iter()
-            .map(|part| part.0)
-            .min()
-            .unwrap_or(Timestamp::MIN);
-        for (start, entries) in parts.into_iter().flat_map(|part| part.1) {
+        for (start, entries) in parts.into_iter().flatten() {
             let keys = slices.entry(start).or_default();
             for (key, acc) in entries.into_iter().filter(|(key, _)| owns(key)) {
                 match keys.entry(key) {
@@ -122,7 +116,7 @@ where
                 }
             }
         }
-        (slices, watermark)
+        slices
     }
 }
 
@@ -189,7 +183,6 @@ where
         let length = self.grid.length;
         // A slice is complete once the watermark reaches its last millisecond.
         self.send_slices(|start| start.saturating_add(length - 1) <= watermark);
-        self.watermark = self.watermark.max(watermark);
         self.next.watermark(watermark);
     }
 
@@ -205,7 +198,7 @@ where
             .iter()
             .map(|(start, keys)| (*start, keys.iter().collect()))
             .collect();
-        snapshot.add(self.id.0, &(self.watermark, slices));
+        snapshot.add(self.id.0, &slices);
         self.next.barrier(snapshot);
     }
 }
