@@ -274,10 +274,10 @@ fn restores_that_cannot_be_right_are_refused() {
 }
 
 /// 40 000 keys once each, then the first 50 keys over and over (in each half of the
-/// records, as each of the two shards generates one half): the memory-mapped store's
-/// checkpoints during the hot part save only the few pages those keys live on, as deltas on
-/// a full image.
-fn mapped_record(i: u64) -> u64 {
+/// records, as each of the two shards generates one half): a store's checkpoints during the
+/// hot part save only those keys (the heap store) or the few pages they live on (the
+/// memory-mapped one), as deltas on a full image.
+fn hot_record(i: u64) -> u64 {
     if i % 40_000 < 20_000 {
         i
     } else {
@@ -285,32 +285,50 @@ fn mapped_record(i: u64) -> u64 {
     }
 }
 
-const MAPPED_EVENTS: u64 = 80_000;
+const HOT_EVENTS: u64 = 80_000;
 
-fn start_mapped(out: &Path, checkpoints: CheckpointConfig, rate: Option<f64>) -> JobHandle {
+/// Counts the hot records per key, in the heap store or the memory-mapped one.
+fn start_hot(
+    out: &Path,
+    checkpoints: CheckpointConfig,
+    rate: Option<f64>,
+    mapped: bool,
+) -> JobHandle {
     let env = Env::new(
         JobConfig::default()
             .shards(2)
             .pinning(Pinning::Never)
             .checkpointing(checkpoints),
     );
-    let source = Generator::new(MAPPED_EVENTS, mapped_record);
+    let source = Generator::new(HOT_EVENTS, hot_record);
     let source = match rate {
         Some(rate) => source.rate_limited(rate),
         None => source,
     };
-    env.from_source(source)
-        .key_by(|key: &u64| *key)
-        .aggregate_mapped(tidewater::operators::Count)
-        .sink_to_files(FileSink::new(out, count_line));
+    let keyed = env.from_source(source).key_by(|key: &u64| *key);
+    let counts = if mapped {
+        keyed.aggregate_mapped(tidewater::operators::Count)
+    } else {
+        keyed.count()
+    };
+    counts.sink_to_files(FileSink::new(out, count_line));
     env.execute_async().unwrap()
 }
 
 #[test]
 fn a_mapped_store_restores_through_its_delta_chain() {
-    let out = scratch("mapped");
+    restores_through_a_delta_chain(true);
+}
+
+#[test]
+fn a_heap_store_restores_through_its_delta_chain() {
+    restores_through_a_delta_chain(false);
+}
+
+fn restores_through_a_delta_chain(mapped: bool) {
+    let out = scratch(if mapped { "mapped" } else { "heap" });
     let storage = Arc::new(MemoryStorage::new());
-    let handle = start_mapped(&out, config(&storage), Some(40_000.0));
+    let handle = start_hot(&out, config(&storage), Some(40_000.0), mapped);
     let metrics = handle.metrics().clone();
     wait_until("the hot half", || metrics.source_records() > 60_000);
     // Until the newest checkpoint is a delta on a delta (a full image is taken now and then,
@@ -336,15 +354,15 @@ fn a_mapped_store_restores_through_its_delta_chain() {
     let newest = Manifest::ids(&*storage).unwrap()[0];
 
     let report = join_within(
-        start_mapped(&out, config(&storage).restore(true), None),
+        start_hot(&out, config(&storage).restore(true), None, mapped),
         LIMIT,
     )
     .unwrap();
     assert_eq!(report.checkpoints.restored_from, Some(newest));
     let mut counts = std::collections::HashMap::new();
-    let mut expected: Vec<String> = (0..MAPPED_EVENTS)
+    let mut expected: Vec<String> = (0..HOT_EVENTS)
         .map(|i| {
-            let key = mapped_record(i);
+            let key = hot_record(i);
             let count = counts.entry(key).or_insert(0u64);
             *count += 1;
             format!("{key} {count}")
@@ -353,7 +371,7 @@ fn a_mapped_store_restores_through_its_delta_chain() {
     expected.sort();
     assert!(
         committed_lines(&out) == expected,
-        "the restored mapped job's output is not exact"
+        "the restored job's output is not exact (mapped: {mapped})"
     );
     std::fs::remove_dir_all(&out).unwrap();
 }

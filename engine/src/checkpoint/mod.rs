@@ -25,7 +25,8 @@
 //! files.
 //!
 //! What each operator saves: sources their split's offset; keyed aggregations their
-//! entries; windows (general and sliced) their open windows or slices, trigger state,
+//! entries (as deltas on the newest completed checkpoint: the keys or pages changed since,
+//! see `state::chain`); windows (general and sliced) their open windows or slices, trigger state,
 //! timers and watermark; keyed process functions their timers, watermark and the keyed state
 //! they name in `states` (see [`crate::state::KeyedStates`]), broadcast functions also their
 //! broadcast state; interval joins both buffers; the async operator lets the barrier pass

@@ -1,9 +1,9 @@
 //! Paged state parts: how a store organised in fixed-size pages (the memory-mapped backend)
 //! saves itself. A part is either *full* (every page, in order) or a *delta* (the pages
-//! changed since the part of an earlier checkpoint, its base); restoring applies a chain of
-//! deltas on its full base, in place. Pages come first, raw, then a small header and its
-//! length: a full image's page `i` sits at byte `i × page size`, so a delta applies by
-//! copying its pages over, and a store maps an image back by copying one block.
+//! changed since the part of an earlier checkpoint, its base); restoring overlays a chain of
+//! deltas on the pages of its full base. Pages come first, raw, then a small header and its
+//! length: a full image's page `i` sits at byte `i × page size`, so a store maps an image
+//! back by copying one block, and a delta applies by copying its pages over.
 
 use serde::{Deserialize, Serialize};
 
@@ -143,27 +143,30 @@ fn finish(
     bytes.extend_from_slice(&(encoded.len() as u32).to_le_bytes());
 }
 
-/// Applies `delta` on the full image `full` in place: its pages overwrite, its meta replaces.
-pub fn apply(full: &mut Vec<u8>, delta: &[u8]) -> Result<(), String> {
-    let delta = PagedPart::parse(delta)?;
-    let (meta, page_size, page_count, body_len) = {
-        let base = PagedPart::parse(full)?;
-        if !base.is_full() {
-            return Err("a delta's base is not a full image".into());
+/// Overlays the deltas `deltas` (oldest first) of the chain whose full image is `full` on
+/// `pages`, a copy of that image's pages: each delta's pages overwrite. Returns the newest
+/// meta (the full image's when there are no deltas).
+pub fn overlay(pages: &mut [u8], full: &PagedPart, deltas: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+    if !full.is_full() {
+        return Err("a delta chain does not start with a full image".into());
+    }
+    debug_assert_eq!(pages.len(), full.body.len());
+    let mut meta = full.meta.clone();
+    for delta in deltas {
+        let delta = PagedPart::parse(delta)?;
+        if delta.is_full() {
+            return Err("a full image in the middle of a delta chain".into());
         }
-        (base.meta, base.page_size, base.page_count, base.body.len())
-    };
-    if delta.page_size != page_size || delta.page_count != page_count {
-        return Err("a delta of another page geometry than its base".into());
+        if (delta.page_size, delta.page_count) != (full.page_size, full.page_count) {
+            return Err("a delta of another page geometry than its base".into());
+        }
+        for (index, page) in delta.pages() {
+            let at = index as usize * full.page_size;
+            pages[at..at + full.page_size].copy_from_slice(page);
+        }
+        meta = delta.meta;
     }
-    let _ = meta;
-    for (index, page) in delta.pages() {
-        let at = index as usize * page_size;
-        full[at..at + page_size].copy_from_slice(page);
-    }
-    full.truncate(body_len);
-    finish(full, &delta.meta, page_size, page_count, None);
-    Ok(())
+    Ok(meta)
 }
 
 #[cfg(test)]
@@ -171,19 +174,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_delta_applies_on_its_base_in_place() {
+    fn deltas_overlay_their_full_image_in_order() {
         let pages: Vec<u8> = (0..4u8).flat_map(|i| vec![i; 8]).collect();
-        let mut image = PagedPart::encode_full(b"m1", 8, 4, &pages);
-        let changed = [9u8; 8];
-        let delta = PagedPart::encode_delta(b"m2", 8, 4, [(2u32, &changed[..])].into_iter());
-        apply(&mut image, &delta).unwrap();
-        let parsed = PagedPart::parse(&image).unwrap();
-        assert_eq!(parsed.meta, b"m2");
-        let all: Vec<(u32, Vec<u8>)> = parsed.pages().map(|(i, p)| (i, p.to_vec())).collect();
-        assert_eq!(all[2], (2, vec![9; 8]));
-        assert_eq!(all[1], (1, vec![1; 8]));
+        let image = PagedPart::encode_full(b"m1", 8, 4, &pages);
+        let (nine, seven) = ([9u8; 8], [7u8; 8]);
+        let first = PagedPart::encode_delta(b"m2", 8, 4, [(2u32, &nine[..])].into_iter());
+        let second = PagedPart::encode_delta(b"m3", 8, 4, [(2u32, &seven[..])].into_iter());
+        let full = PagedPart::parse(&image).unwrap();
+        let mut block = full.full_pages().unwrap().to_vec();
+        let meta = overlay(&mut block, &full, &[first.clone(), second]).unwrap();
+        assert_eq!(meta, b"m3");
+        assert_eq!(&block[16..24], &seven, "the newest delta wins");
+        assert_eq!(&block[8..16], &[1; 8], "pages no delta holds stay");
+        let other = PagedPart::encode_delta(b"m", 8, 5, [(1u32, &nine[..])].into_iter());
+        assert!(overlay(&mut block, &full, &[other]).is_err());
+        let delta = PagedPart::parse(&first).unwrap();
+        assert!(
+            overlay(&mut block, &delta, &[]).is_err(),
+            "a chain starts full"
+        );
         assert!(PagedPart::parse(&image[..image.len() - 9]).is_err());
-        let beyond = PagedPart::encode_delta(b"m", 8, 4, [(7u32, &changed[..])].into_iter());
+        let beyond = PagedPart::encode_delta(b"m", 8, 4, [(7u32, &nine[..])].into_iter());
         assert!(PagedPart::parse(&beyond).is_err());
     }
 }

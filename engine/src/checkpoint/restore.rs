@@ -7,7 +7,6 @@ use super::coordinator::{commit_files, remove_checkpoint_files};
 use super::crash::crash_point;
 use super::format::{self, FileKind};
 use super::manifest::{state_file_name, Manifest};
-use super::paged;
 use super::storage::Storage;
 use super::{CheckpointError, StageFile, StatePart};
 
@@ -28,8 +27,12 @@ pub(crate) struct RestorePoint {
     /// For a savepoint: where the sources stopped.
     cut: Option<u64>,
     /// Per operator, each old shard's encoded state.
-    parts: HashMap<u32, Vec<(u32, Vec<u8>)>>,
+    parts: HashMap<u32, Vec<(u32, Chain)>>,
 }
+
+/// One old shard's state of one operator: a full part, then the deltas saved on it, oldest
+/// first (only incremental stores save deltas; the store that saved them applies them).
+pub(crate) type Chain = Vec<Vec<u8>>;
 
 impl RestorePoint {
     /// Where the resumed run's sources start: a savepoint's cut, or where the checkpointed
@@ -55,22 +58,49 @@ impl RestorePoint {
         Ok(self)
     }
 
-    /// Every old shard's state of `operator` (a keyed operator keeps the keys it now owns).
-    pub(crate) fn parts(&self, operator: u32) -> impl Iterator<Item = &[u8]> {
+    /// Every old shard's state of `operator` as saved by an incremental store: its chain
+    /// (a keyed operator keeps the keys it now owns).
+    pub(crate) fn chains(&self, operator: u32) -> impl Iterator<Item = &[Vec<u8>]> {
         self.parts
             .get(&operator)
             .into_iter()
             .flatten()
-            .map(|(_, bytes)| bytes.as_slice())
+            .map(|(_, chain)| chain.as_slice())
     }
 
-    /// The state of `operator` on old shard `shard` (a source's offset).
-    pub(crate) fn part_of_shard(&self, operator: u32, shard: usize) -> Option<&[u8]> {
+    /// The chain of `operator`'s state on old shard `shard`.
+    pub(crate) fn chain_of_shard(&self, operator: u32, shard: usize) -> Option<&[Vec<u8>]> {
         self.parts
             .get(&operator)?
             .iter()
             .find(|(old, _)| *old as usize == shard)
-            .map(|(_, bytes)| bytes.as_slice())
+            .map(|(_, chain)| chain.as_slice())
+    }
+
+    /// Every old shard's state of `operator`, which saves no deltas (a keyed operator keeps
+    /// the keys it now owns).
+    pub(crate) fn parts(&self, operator: u32) -> impl Iterator<Item = &[u8]> {
+        self.chains(operator)
+            .map(move |chain| self.whole(operator, chain))
+    }
+
+    /// The state of `operator` on old shard `shard` (a source's offset), which saves no
+    /// deltas.
+    pub(crate) fn part_of_shard(&self, operator: u32, shard: usize) -> Option<&[u8]> {
+        let chain = self.chain_of_shard(operator, shard)?;
+        Some(self.whole(operator, chain))
+    }
+
+    /// The one part of a chain of an operator that saves no deltas.
+    fn whole<'a>(&self, operator: u32, chain: &'a [Vec<u8>]) -> &'a [u8] {
+        match chain {
+            [whole] => whole,
+            _ => panic!(
+                "checkpoint {} holds deltas for operator {operator}, which saves none \
+                 (is this the job that took it?)",
+                self.checkpoint
+            ),
+        }
     }
 }
 
@@ -121,8 +151,8 @@ fn load(storage: &dyn Storage, id: u64) -> Result<RestorePoint, CheckpointError>
         .iter()
         .map(|(name, _)| name.clone())
         .collect();
-    // Each stage file (with its delta chains) on its own thread: reading, checking and
-    // applying a large store's image is most of a restore's time.
+    // Each stage file (with its delta chains) on its own thread: reading and checking a
+    // large store's image is most of a restore's time (the store applies its chain).
     let loaded: Vec<Result<LoadedFile, CheckpointError>> = std::thread::scope(|scope| {
         let loading: Vec<_> = manifest
             .files
@@ -151,10 +181,10 @@ fn load(storage: &dyn Storage, id: u64) -> Result<RestorePoint, CheckpointError>
             })
             .collect()
     });
-    let mut parts: HashMap<u32, Vec<(u32, Vec<u8>)>> = HashMap::new();
+    let mut parts: HashMap<u32, Vec<(u32, Chain)>> = HashMap::new();
     for file in loaded {
-        for (operator, shard, bytes) in file? {
-            parts.entry(operator).or_default().push((shard, bytes));
+        for (operator, shard, chain) in file? {
+            parts.entry(operator).or_default().push((shard, chain));
         }
     }
     Ok(RestorePoint {
@@ -168,8 +198,8 @@ fn load(storage: &dyn Storage, id: u64) -> Result<RestorePoint, CheckpointError>
     })
 }
 
-/// One stage file's parts, resolved: `(operator, old shard, state)`.
-type LoadedFile = Vec<(u32, u32, Vec<u8>)>;
+/// One stage file's parts, with their chains: `(operator, old shard, state)`.
+type LoadedFile = Vec<(u32, u32, Chain)>;
 
 /// Reads and checks the stage file `name` of checkpoint `id`.
 fn read_stage_file(
@@ -197,18 +227,18 @@ fn read_stage_file(
     Ok(file)
 }
 
-/// The whole state of `part` (of the stage file of `(shard, stage)`): itself, or for a
-/// delta the full image its base chain (files the manifest inherits) gives with it applied
-/// on top.
+/// The chain of `part` (of the stage file of `(shard, stage)`): itself, or for a delta the
+/// full part its bases (files the manifest inherits) lead back to and every delta since,
+/// oldest first.
 fn resolve(
     storage: &dyn Storage,
     (shard, stage): (u32, u32),
     part: StatePart,
     inherited: &BTreeSet<String>,
-) -> Result<Vec<u8>, CheckpointError> {
+) -> Result<Chain, CheckpointError> {
     let operator = part.operator;
     // Walk back to the full image, keeping the deltas (newest first).
-    let mut deltas = Vec::new();
+    let mut chain = Vec::new();
     let mut current = part;
     while let Some(base) = current.base {
         let name = state_file_name(base, shard as usize, stage as usize);
@@ -225,17 +255,11 @@ fn resolve(
             .into_iter()
             .find(|candidate| candidate.operator == operator)
             .ok_or_else(|| corrupt(format!("holds no state of operator {operator}")))?;
-        deltas.push(std::mem::replace(&mut current, base_part).bytes);
+        chain.push(std::mem::replace(&mut current, base_part).bytes);
     }
-    let mut image = current.bytes;
-    for delta in deltas.iter().rev() {
-        paged::apply(&mut image, delta).map_err(|what| CheckpointError::Corrupt {
-            file: state_file_name(0, shard as usize, stage as usize),
-            offset: 0,
-            what: format!("a delta chain does not apply: {what}"),
-        })?;
-    }
-    Ok(image)
+    chain.push(current.bytes);
+    chain.reverse();
+    Ok(chain)
 }
 
 fn remove_temporaries(storage: &dyn Storage) {

@@ -10,9 +10,9 @@
 //! into the mapping and an update writes the value in place: nothing is decoded. Each page
 //! remembers the checkpoint epoch it was last written in; at a barrier the store saves either
 //! the pages written since the newest completed checkpoint, as a delta on it, or every page:
-//! the first time, after it grew or was restored, and whenever the deltas since the last full
-//! image would add up to more than half the store's pages (or [`MAX_CHAIN`] of them): so a
-//! restore reads at most one and a half times the store, whatever the number of checkpoints.
+//! the first time, after it grew or was restored, and as the [delta chain](super::chain)
+//! policy says: so a restore reads at most one and a half times the store, whatever the
+//! number of checkpoints.
 //!
 //! Keys are placed by a seeded xxh3 of their bytes, which never changes, so a saved image
 //! can be mapped back as it is.
@@ -27,15 +27,12 @@ use memmap2::{MmapMut, MmapOptions};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use super::chain::DeltaChain;
 use super::KeyedStore;
-use crate::checkpoint::paged::PagedPart;
+use crate::checkpoint::paged::{overlay, PagedPart};
 
 /// The page size: the unit of dirty tracking and of incremental checkpoints.
 pub const PAGE: usize = 4096;
-
-/// After this many deltas in a row, a checkpoint saves every page again (this bounds the
-/// files a restore opens; the bytes are bounded by half the store's pages).
-pub const MAX_CHAIN: u32 = 64;
 
 /// The pages a new store starts with.
 const INITIAL_PAGES: usize = 16;
@@ -80,12 +77,8 @@ pub struct MmapStore<K, V> {
     page_epochs: Vec<u64>,
     /// The current epoch: the id of the next checkpoint barrier.
     epoch: u64,
-    /// Deltas saved since the last full image.
-    chain: u32,
-    /// Pages saved in those deltas.
-    chain_pages: usize,
-    /// Whether the next checkpoint must save every page.
-    full_next: bool,
+    /// Whether the next save is a delta (of pages), and on which checkpoint.
+    chain: DeltaChain,
     types: PhantomData<fn() -> (K, V)>,
 }
 
@@ -158,9 +151,7 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
             deleted: 0,
             page_epochs: vec![0; pages],
             epoch: 1,
-            chain: 0,
-            chain_pages: 0,
-            full_next: true,
+            chain: DeltaChain::default(),
             types: PhantomData,
         })
     }
@@ -278,28 +269,19 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
         let changed: Vec<u32> = (0..self.pages as u32)
             .filter(|&page| self.page_epochs[page as usize] > completed)
             .collect();
-        let full = self.full_next
-            || completed == 0
-            || self.chain >= MAX_CHAIN
-            || (self.chain_pages + changed.len()) * 2 > self.pages;
+        let base = self.chain.next_save(completed, changed.len(), self.pages);
         let meta = postcard::to_stdvec(&self.meta()).expect("meta encodes");
         let page = |index: u32| {
             let at = index as usize * PAGE;
             (index, &self.map[at..at + PAGE])
         };
-        let bytes = if full {
+        let bytes = if base.is_none() {
             PagedPart::encode_full(&meta, PAGE, self.pages, &self.map[..self.pages * PAGE])
         } else {
             PagedPart::encode_delta(&meta, PAGE, self.pages, changed.iter().copied().map(page))
         };
-        (self.chain, self.chain_pages) = if full {
-            (0, 0)
-        } else {
-            (self.chain + 1, self.chain_pages + changed.len())
-        };
-        self.full_next = false;
         self.epoch = barrier + 1;
-        (bytes, (!full).then_some(completed))
+        (bytes, base)
     }
 
     fn meta(&self) -> Meta {
@@ -313,38 +295,25 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
         }
     }
 
-    /// A store holding the full image `image` (a resolved checkpoint part), written into a
-    /// new file and mapped: the pages are copied as one block, not decoded. Epochs continue
-    /// after checkpoint `restored`.
-    pub(crate) fn from_image(
+    /// A store holding the state a checkpoint chain (a full image, then its deltas) saved,
+    /// written into a new file and mapped: the full image's pages are copied as one block
+    /// and each delta's pages over them, nothing is decoded. Epochs continue after
+    /// checkpoint `restored`.
+    pub(crate) fn from_chain(
         dir: &Path,
         name: &str,
-        image: &[u8],
+        chain: &[Vec<u8>],
         restored: u64,
     ) -> Result<Self, String> {
-        let image = PagedPart::parse(image)?;
-        let pages = image.full_pages().ok_or("not a full image")?;
-        let meta: Meta = postcard::from_bytes(&image.meta).map_err(|e| format!("bad meta: {e}"))?;
-        let expected = (
-            std::mem::size_of::<K>() as u32,
-            std::mem::size_of::<V>() as u32,
-        );
-        if (meta.key_size, meta.value_size) != expected || image.page_size != PAGE {
-            return Err(format!(
-                "the saved keys and values are {} and {} bytes, this job's {} and {}",
-                meta.key_size, meta.value_size, expected.0, expected.1
-            ));
-        }
+        let (full, deltas) = chain.split_first().ok_or("an empty delta chain")?;
+        let full = PagedPart::parse(full)?;
+        let pages = full.full_pages().ok_or("not a full image")?;
+        Self::check_geometry(&full)?;
         let mut store =
-            Self::with_pages(dir, name, 0, meta.pages as usize).map_err(|e| e.to_string())?;
-        if pages.len() != store.pages * PAGE {
-            return Err(format!(
-                "{} bytes of pages saved for {} pages",
-                pages.len(),
-                store.pages
-            ));
-        }
+            Self::with_pages(dir, name, 0, full.page_count).map_err(|e| e.to_string())?;
         store.map[..pages.len()].copy_from_slice(pages);
+        let meta = overlay(&mut store.map[..pages.len()], &full, deltas)?;
+        let meta: Meta = postcard::from_bytes(&meta).map_err(|e| format!("bad meta: {e}"))?;
         store.len = meta.len as usize;
         store.deleted = meta.deleted as usize;
         store.epoch = restored + 1;
@@ -352,25 +321,54 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
         Ok(store)
     }
 
-    /// Every entry of the full image `image`, for re-inserting the keys a shard owns when
-    /// the shard count changed.
-    pub(crate) fn entries_of(image: &[u8]) -> Result<Vec<(K, V)>, String> {
-        let image = PagedPart::parse(image)?;
-        let meta: Meta = postcard::from_bytes(&image.meta).map_err(|e| format!("bad meta: {e}"))?;
+    /// Checks that the full image `full` holds this store's keys and values, in pages of
+    /// this size, and as many pages as it says.
+    fn check_geometry(full: &PagedPart) -> Result<(), String> {
+        let meta: Meta = postcard::from_bytes(&full.meta).map_err(|e| format!("bad meta: {e}"))?;
+        let expected = (
+            std::mem::size_of::<K>() as u32,
+            std::mem::size_of::<V>() as u32,
+        );
+        if (meta.key_size, meta.value_size) != expected || full.page_size != PAGE {
+            return Err(format!(
+                "the saved keys and values are {} and {} bytes, this job's {} and {}",
+                meta.key_size, meta.value_size, expected.0, expected.1
+            ));
+        }
+        let saved = full.full_pages().map_or(0, <[u8]>::len);
+        if meta.pages as usize != full.page_count || saved != full.page_count * PAGE {
+            return Err(format!(
+                "{saved} bytes of pages saved for {} pages",
+                meta.pages
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every entry a checkpoint chain (a full image, then its deltas) saved, for
+    /// re-inserting the keys a shard owns when the shard count changed.
+    pub(crate) fn entries_of(chain: &[Vec<u8>]) -> Result<Vec<(K, V)>, String> {
+        let (full, deltas) = chain.split_first().ok_or("an empty delta chain")?;
+        let full = PagedPart::parse(full)?;
+        Self::check_geometry(&full)?;
+        // Slots straddle pages: walk the image's pages as one block.
+        let mut block = std::borrow::Cow::Borrowed(full.full_pages().ok_or("not a full image")?);
+        let meta = if deltas.is_empty() {
+            full.meta.clone()
+        } else {
+            overlay(block.to_mut(), &full, deltas)?
+        };
+        let meta: Meta = postcard::from_bytes(&meta).map_err(|e| format!("bad meta: {e}"))?;
         let slot_size = meta.slot_size as usize;
         let value_offset = 8 + pad8(std::mem::size_of::<K>());
         let mut entries = Vec::with_capacity(meta.len as usize);
-        // Slots straddle pages: walk the image's pages as one block.
-        let block = image.full_pages().ok_or("not a full image")?;
-        {
-            for slot in block.chunks_exact(slot_size) {
-                if slot[..8] == OCCUPIED.to_ne_bytes() {
-                    let key = *bytemuck::from_bytes::<K>(&slot[8..8 + std::mem::size_of::<K>()]);
-                    let value = *bytemuck::from_bytes::<V>(
-                        &slot[value_offset..value_offset + std::mem::size_of::<V>()],
-                    );
-                    entries.push((key, value));
-                }
+        for slot in block.chunks_exact(slot_size) {
+            if slot[..8] == OCCUPIED.to_ne_bytes() {
+                let key = bytemuck::pod_read_unaligned::<K>(&slot[8..8 + size_of::<K>()]);
+                let value = bytemuck::pod_read_unaligned::<V>(
+                    &slot[value_offset..value_offset + size_of::<V>()],
+                );
+                entries.push((key, value));
             }
         }
         Ok(entries)
@@ -379,7 +377,7 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
     /// Makes the next checkpoint save every page (after a restore, whose base files belong
     /// to another run).
     pub(crate) fn save_all_next(&mut self) {
-        self.full_next = true;
+        self.chain.restart();
     }
 }
 
@@ -531,7 +529,7 @@ mod tests {
         for key in 0..100_000u64 {
             *store.get_or_insert_with(&key, || 0) += key;
         }
-        let (mut image, base) = store.save(1, 0);
+        let (image, base) = store.save(1, 0);
         assert_eq!(base, None);
         assert_eq!(
             PagedPart::parse(&image).unwrap().pages().count(),
@@ -551,17 +549,20 @@ mod tests {
             "{saved} of {} pages saved",
             store.pages
         );
-        crate::checkpoint::paged::apply(&mut image, &delta).unwrap();
-        let restored = MmapStore::<u64, u64>::from_image(&folder, "b", &image, 2).unwrap();
+        let chain = [image, delta];
+        let restored = MmapStore::<u64, u64>::from_chain(&folder, "b", &chain, 2).unwrap();
         assert_eq!(restored.len(), 100_000);
         for key in 0..100_000u64 {
             let expected = key + u64::from(changed.contains(&key));
             assert_eq!(restored.get(&key), Some(&expected));
         }
-        assert_eq!(
-            MmapStore::<u64, u64>::entries_of(&image).unwrap().len(),
-            100_000
-        );
+        let mut entries = MmapStore::<u64, u64>::entries_of(&chain).unwrap();
+        entries.sort_unstable();
+        let stored: Vec<(u64, u64)> = (0..100_000u64)
+            .map(|key| (key, key + u64::from(changed.contains(&key))))
+            .collect();
+        assert_eq!(entries, stored);
+        assert!(MmapStore::<u64, u64>::from_chain(&folder, "c", &chain[1..], 2).is_err());
         drop((store, restored));
         std::fs::remove_dir_all(&folder).unwrap();
     }

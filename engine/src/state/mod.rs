@@ -25,6 +25,7 @@
 //! ```
 
 mod aggregating;
+mod chain;
 mod checkpointed;
 mod heap;
 mod list;
@@ -37,12 +38,13 @@ mod ttl;
 mod value;
 
 pub use aggregating::AggregatingState;
+pub use chain::MAX_CHAIN;
 pub(crate) use checkpointed::{by_name, NamedStates};
 pub use checkpointed::{CheckpointedState, KeyedStates};
 pub use heap::HeapStore;
 pub use list::ListState;
 pub use map::MapState;
-pub use mmap::{MmapStore, MAX_CHAIN, PAGE};
+pub use mmap::{MmapStore, PAGE};
 pub use reducing::ReducingState;
 pub(crate) use saved::{restored_heap_store, restored_mmap_store, SavedStore};
 pub use scope::{FixedScope, KeyScope};

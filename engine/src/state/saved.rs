@@ -1,9 +1,8 @@
 //! Keyed stores in checkpoints: the heap backend saves its entries, the memory-mapped one its
-//! pages (all of them, or those changed since the last completed checkpoint); both restore
-//! the keys their shard owns.
+//! pages (all of them, or those changed since the last completed checkpoint, as a delta on
+//! it); both restore the keys their shard owns.
 
 use std::hash::Hash;
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytemuck::Pod;
@@ -11,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{HeapStore, KeyedStore, MmapStore};
-use crate::checkpoint::restore::{owner, restored_parts};
+use crate::checkpoint::restore::owner;
 use crate::checkpoint::StageSnapshot;
 use crate::exchange::StableKey;
 use crate::operators::{enter, OperatorId};
@@ -23,18 +22,10 @@ pub(crate) trait SavedStore<K, V>: KeyedStore<K, V> {
     fn save(&mut self, snapshot: &mut StageSnapshot, operator: OperatorId);
 }
 
-/// A store's entries, serialized as a sequence of `(key, value)` pairs without copying them.
-struct Entries<'a, K, V, S>(&'a S, PhantomData<fn(K, V)>);
-
-impl<K: Serialize, V: Serialize, S: KeyedStore<K, V>> Serialize for Entries<'_, K, V, S> {
-    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
-        serializer.collect_seq(self.0.iter())
-    }
-}
-
 impl<K: Serialize + Hash + Eq + Clone, V: Serialize> SavedStore<K, V> for HeapStore<K, V> {
     fn save(&mut self, snapshot: &mut StageSnapshot, operator: OperatorId) {
-        snapshot.add(operator.0, &Entries(&*self, PhantomData));
+        let (bytes, base) = HeapStore::save(self, snapshot.checkpoint, snapshot.completed);
+        snapshot.add_bytes(operator.0, bytes, base);
     }
 }
 
@@ -57,15 +48,25 @@ where
     V: DeserializeOwned,
 {
     let mut store = HeapStore::default();
-    let Some(parts) = restored_parts::<Vec<(K, V)>>(context, operator) else {
+    let Some(point) = context
+        .checkpoints
+        .as_ref()
+        .and_then(|c| c.restore.as_ref())
+    else {
         return store;
     };
+    enter(operator);
     let owns = owner(context);
-    for (key, value) in parts.into_iter().flatten() {
-        if owns(&key) {
-            store.insert(&key, value);
-        }
+    for chain in point.chains(operator.0) {
+        store.restore_chain(chain, &owns).unwrap_or_else(|e| {
+            panic!(
+                "cannot decode its state in checkpoint {}: {e} (is this the job that took it?)",
+                point.checkpoint
+            )
+        });
     }
+    // The restored checkpoint's files belong to the run that wrote them: start a new chain.
+    store.save_all_next();
     store
 }
 
@@ -125,25 +126,25 @@ where
         .checkpoints
         .as_ref()
         .and_then(|c| c.restore.as_ref());
-    let Some(point) = point.filter(|point| point.parts(operator.0).next().is_some()) else {
+    let Some(point) = point.filter(|point| point.chains(operator.0).next().is_some()) else {
         return created(MmapStore::create(dir, &name));
     };
     let mut store = if point.shards as usize == context.shards {
-        let bytes = point
-            .part_of_shard(operator.0, context.shard)
+        let chain = point
+            .chain_of_shard(operator.0, context.shard)
             .unwrap_or_else(|| {
                 panic!(
                     "checkpoint {} holds no state of this shard",
                     point.checkpoint
                 )
             });
-        MmapStore::from_image(dir, &name, bytes, point.checkpoint)
+        MmapStore::from_chain(dir, &name, chain, point.checkpoint)
             .unwrap_or_else(|e| panic!("cannot restore its state: {e}"))
     } else {
         let owns = owner(context);
         let mut store = created(MmapStore::create(dir, &name));
-        for bytes in point.parts(operator.0) {
-            let entries = MmapStore::<K, V>::entries_of(bytes)
+        for chain in point.chains(operator.0) {
+            let entries = MmapStore::<K, V>::entries_of(chain)
                 .unwrap_or_else(|e| panic!("cannot restore its state: {e}"));
             for (key, value) in entries.into_iter().filter(|(key, _)| owns(key)) {
                 *store.get_or_insert_with(&key, || value) = value;

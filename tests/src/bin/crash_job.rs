@@ -4,7 +4,7 @@
 //!
 //! `crash_job --input FILE --output DIR --checkpoint-dir DIR [--restore] [--shards N]
 //! [--rate LINES_PER_S] [--interval-ms MS] [--mapped]` (`--mapped`: the counts live in the
-//! memory-mapped state backend, checkpointed incrementally); prints the checkpoint it resumed from and the
+//! memory-mapped state backend; both backends checkpoint incrementally); prints the checkpoint it resumed from and the
 //! checkpoints it completed on stdout.
 
 use std::path::PathBuf;
