@@ -13,7 +13,9 @@ use std::time::Duration;
 use tidewater::checkpoint::manifest::{manifest_name, Manifest};
 use tidewater::checkpoint::storage::{Fault, PowerLoss};
 use tidewater::checkpoint::{MemoryStorage, OnCheckpointFailure, Storage};
+use tidewater::operators::{Context, KeyedProcessFunction};
 use tidewater::prelude::*;
+use tidewater::state::{KeyedStates, ValueState};
 use tidewater::{JobHandle, JobReport};
 use tidewater_tests::{committed_lines, count_line, join_within, wait_until};
 
@@ -287,12 +289,49 @@ fn hot_record(i: u64) -> u64 {
 
 const HOT_EVENTS: u64 = 80_000;
 
-/// Counts the hot records per key, in the heap store or the memory-mapped one.
+/// Where the hot-key job keeps its counts.
+#[derive(Debug, Clone, Copy)]
+enum Counts {
+    /// A rolling count in the heap store.
+    Heap,
+    /// A rolling count in the memory-mapped store.
+    Mapped,
+    /// A process function's `ValueState`, cleared when a count reaches [`RESET_AT`].
+    ProcessState,
+}
+
+/// The count at which [`Counts::ProcessState`] clears a key's state (so the state also has
+/// removals to checkpoint).
+const RESET_AT: u64 = 300;
+
+/// A running count per key in keyed state, cleared once it reaches [`RESET_AT`].
+#[derive(Clone, Default)]
+struct ResettingCount {
+    count: ValueState<u64, u64>,
+}
+
+impl KeyedProcessFunction<u64, u64, (u64, u64)> for ResettingCount {
+    fn states(&mut self, states: &mut KeyedStates<'_, u64>) {
+        states.register("count", &mut self.count);
+    }
+
+    fn process_element(&mut self, record: u64, ctx: &mut Context<'_, u64, (u64, u64)>) {
+        let count = self.count.value(ctx).copied().unwrap_or(0) + 1;
+        if count == RESET_AT {
+            self.count.clear(ctx);
+        } else {
+            self.count.update(ctx, count);
+        }
+        ctx.emit((record, count));
+    }
+}
+
+/// Counts the hot records per key, as `counts` says.
 fn start_hot(
     out: &Path,
     checkpoints: CheckpointConfig,
     rate: Option<f64>,
-    mapped: bool,
+    counts: Counts,
 ) -> JobHandle {
     let env = Env::new(
         JobConfig::default()
@@ -306,10 +345,10 @@ fn start_hot(
         None => source,
     };
     let keyed = env.from_source(source).key_by(|key: &u64| *key);
-    let counts = if mapped {
-        keyed.aggregate_mapped(tidewater::operators::Count)
-    } else {
-        keyed.count()
+    let counts = match counts {
+        Counts::Heap => keyed.count(),
+        Counts::Mapped => keyed.aggregate_mapped(tidewater::operators::Count),
+        Counts::ProcessState => keyed.process(ResettingCount::default()),
     };
     counts.sink_to_files(FileSink::new(out, count_line));
     env.execute_async().unwrap()
@@ -317,18 +356,23 @@ fn start_hot(
 
 #[test]
 fn a_mapped_store_restores_through_its_delta_chain() {
-    restores_through_a_delta_chain(true);
+    restores_through_a_delta_chain(Counts::Mapped);
 }
 
 #[test]
 fn a_heap_store_restores_through_its_delta_chain() {
-    restores_through_a_delta_chain(false);
+    restores_through_a_delta_chain(Counts::Heap);
 }
 
-fn restores_through_a_delta_chain(mapped: bool) {
-    let out = scratch(if mapped { "mapped" } else { "heap" });
+#[test]
+fn process_function_state_restores_through_its_delta_chain() {
+    restores_through_a_delta_chain(Counts::ProcessState);
+}
+
+fn restores_through_a_delta_chain(counts: Counts) {
+    let out = scratch(&format!("{counts:?}"));
     let storage = Arc::new(MemoryStorage::new());
-    let handle = start_hot(&out, config(&storage), Some(40_000.0), mapped);
+    let handle = start_hot(&out, config(&storage), Some(40_000.0), counts);
     let metrics = handle.metrics().clone();
     wait_until("the hot half", || metrics.source_records() > 60_000);
     // Until the newest checkpoint is a delta on a delta (a full image is taken now and then,
@@ -354,24 +398,28 @@ fn restores_through_a_delta_chain(mapped: bool) {
     let newest = Manifest::ids(&*storage).unwrap()[0];
 
     let report = join_within(
-        start_hot(&out, config(&storage).restore(true), None, mapped),
+        start_hot(&out, config(&storage).restore(true), None, counts),
         LIMIT,
     )
     .unwrap();
     assert_eq!(report.checkpoints.restored_from, Some(newest));
-    let mut counts = std::collections::HashMap::new();
+    let mut seen = std::collections::HashMap::new();
     let mut expected: Vec<String> = (0..HOT_EVENTS)
         .map(|i| {
             let key = hot_record(i);
-            let count = counts.entry(key).or_insert(0u64);
+            let count = seen.entry(key).or_insert(0u64);
             *count += 1;
-            format!("{key} {count}")
+            let line = format!("{key} {count}");
+            if matches!(counts, Counts::ProcessState) && *count == RESET_AT {
+                *count = 0;
+            }
+            line
         })
         .collect();
     expected.sort();
     assert!(
         committed_lines(&out) == expected,
-        "the restored job's output is not exact (mapped: {mapped})"
+        "the restored job's output is not exact ({counts:?})"
     );
     std::fs::remove_dir_all(&out).unwrap();
 }

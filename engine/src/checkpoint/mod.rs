@@ -235,13 +235,15 @@ impl StageSnapshot {
 
     /// Adds `value`, encoded, as the state of `operator`.
     pub(crate) fn add<S: Serialize>(&mut self, operator: u32, value: &S) {
+        self.add_on(operator, value, None);
+    }
+
+    /// Adds `value`, encoded, as the state of `operator`: whole, or a delta on checkpoint
+    /// `base`.
+    pub(crate) fn add_on<S: Serialize>(&mut self, operator: u32, value: &S, base: Option<u64>) {
         let bytes = postcard::to_stdvec(value)
             .unwrap_or_else(|e| panic!("cannot encode the operator's state: {e}"));
-        self.parts.push(StatePart {
-            operator,
-            bytes,
-            base: None,
-        });
+        self.add_bytes(operator, bytes, base);
     }
 
     /// Adds already encoded state of `operator`: whole, or a delta on checkpoint `base`.

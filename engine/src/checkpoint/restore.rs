@@ -270,27 +270,57 @@ fn remove_temporaries(storage: &dyn Storage) {
     }
 }
 
+/// The checkpoint the job restored, if any, for `operator` to restore its state from (the
+/// operator is entered, so that a failure names it).
+pub(crate) fn restored_point(
+    context: &crate::runtime::ShardContext,
+    operator: crate::operators::OperatorId,
+) -> Option<&RestorePoint> {
+    let point = context.checkpoints.as_ref()?.restore.as_ref()?;
+    crate::operators::enter(operator);
+    Some(point)
+}
+
+impl RestorePoint {
+    /// Fails the operator whose state does not decode: the checkpoint belongs to another
+    /// job, or another version of this one.
+    pub(crate) fn undecodable(&self, error: impl std::fmt::Display) -> ! {
+        panic!(
+            "cannot decode its state in checkpoint {}: {error} (is this the job that took it?)",
+            self.checkpoint
+        )
+    }
+
+    /// `bytes` decoded, or the operator failed.
+    fn decode<S: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> S {
+        postcard::from_bytes(bytes).unwrap_or_else(|e| self.undecodable(e))
+    }
+}
+
 /// The state each old shard saved for `operator` in the checkpoint the job restored, decoded;
-/// `None` when the job did not restore one. A part that does not decode fails the operator
-/// (the checkpoint belongs to another job, or another version of this one).
+/// `None` when the job did not restore one. A part that does not decode fails the operator.
 pub(crate) fn restored_parts<S: serde::de::DeserializeOwned>(
     context: &crate::runtime::ShardContext,
     operator: crate::operators::OperatorId,
 ) -> Option<Vec<S>> {
-    let point = context.checkpoints.as_ref()?.restore.as_ref()?;
-    crate::operators::enter(operator);
-    let decoded = point
-        .parts(operator.0)
-        .map(|bytes| {
-            postcard::from_bytes(bytes).unwrap_or_else(|e| {
-                panic!(
-                    "cannot decode its state in checkpoint {}: {e} (is this the job that took it?)",
-                    point.checkpoint
-                )
-            })
-        })
-        .collect();
-    Some(decoded)
+    let point = restored_point(context, operator)?;
+    Some(
+        point
+            .parts(operator.0)
+            .map(|bytes| point.decode(bytes))
+            .collect(),
+    )
+}
+
+/// Each old shard's chain of parts (whole, then deltas) that `operator` saved in the
+/// checkpoint the job restored, decoded; `None` when the job did not restore one.
+pub(crate) fn restored_chains<S: serde::de::DeserializeOwned>(
+    context: &crate::runtime::ShardContext,
+    operator: crate::operators::OperatorId,
+) -> Option<Vec<Vec<S>>> {
+    let point = restored_point(context, operator)?;
+    let decode_chain = |chain: &[Vec<u8>]| chain.iter().map(|bytes| point.decode(bytes)).collect();
+    Some(point.chains(operator.0).map(decode_chain).collect())
 }
 
 /// Whether this shard owns `key` (its key group is in the shard's range).

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use super::side_output::{OutputTag, SideOutputs};
 use super::{enter, BoxOutput, ClockTimers, OperatorId, Output};
-use crate::checkpoint::restore::{owner, restored_parts};
+use crate::checkpoint::restore::{owner, restored_chains};
 use crate::checkpoint::StageSnapshot;
 use crate::exchange::StableKey;
 use crate::runtime::ShardContext;
-use crate::state::{by_name, KeyedStates, NamedStates, StateData};
+use crate::state::{chains_by_name, DeltaChain, KeyedStates, NamedStates, StateData};
 use crate::time::{processing_time_now, TimerQueue, Timestamp};
 
 /// Reads a record's event time.
@@ -174,6 +174,8 @@ pub(crate) struct ProcessCore<K, O> {
     pub(crate) watermark: Timestamp,
     pub(crate) next: BoxOutput<O>,
     pub(crate) side: SideOutputs,
+    /// Whether the next checkpoint saves the keyed state whole or its changes.
+    chain: DeltaChain,
 }
 
 impl<K: Hash + Eq + Clone, O> ProcessCore<K, O> {
@@ -184,6 +186,7 @@ impl<K: Hash + Eq + Clone, O> ProcessCore<K, O> {
             watermark: Timestamp::MIN,
             next,
             side,
+            chain: DeltaChain::default(),
         }
     }
 
@@ -302,7 +305,8 @@ impl<K: Hash + Eq + Clone, O> ProcessCore<K, O> {
 
 /// What a keyed process operator saves: its watermark (restored with it, so that replayed
 /// records meet the watermark they met before), its event-time and processing-time timers,
-/// and its function's named keyed state.
+/// and its function's named keyed state. The state is saved whole or, in a delta on an
+/// earlier checkpoint, only its changes since; the watermark and timers always whole.
 type SavedProcess<K> = (
     Timestamp,
     Vec<(Timestamp, K)>,
@@ -311,15 +315,20 @@ type SavedProcess<K> = (
 );
 
 impl<K: StateData + Hash + Eq + Clone, O> ProcessCore<K, O> {
-    /// Saves the timers and the function's keyed state (which `register` names), then passes
-    /// the barrier on.
+    /// Saves the timers and the function's keyed state (which `register` names: it is
+    /// called twice, to count the state's changes, then to save it whole or as a delta, as
+    /// the operator's delta chain says), then passes the barrier on.
     pub(crate) fn checkpoint(
         &mut self,
         snapshot: &mut StageSnapshot,
-        register: impl FnOnce(&mut KeyedStates<'_, K>),
+        mut register: impl FnMut(&mut KeyedStates<'_, K>),
     ) {
         enter(self.id);
-        let mut states = KeyedStates::snapshot();
+        let mut count = KeyedStates::count(snapshot.completed);
+        register(&mut count);
+        let (changed, held) = count.counted();
+        let base = self.chain.next_save(snapshot.completed, changed, held);
+        let mut states = KeyedStates::snapshot(snapshot.checkpoint, base);
         register(&mut states);
         let saved = (
             self.watermark,
@@ -327,7 +336,7 @@ impl<K: StateData + Hash + Eq + Clone, O> ProcessCore<K, O> {
             self.timers.processing.live(),
             states.into_snapshot(),
         );
-        snapshot.add(self.id.0, &saved);
+        snapshot.add_on(self.id.0, &saved, base);
         self.pass_barrier(snapshot);
     }
 
@@ -340,13 +349,24 @@ impl<K: StateData + Hash + Eq + Clone, O> ProcessCore<K, O> {
     ) where
         K: StableKey,
     {
-        let Some(parts) = restored_parts::<SavedProcess<K>>(context, self.id) else {
+        let Some(chains) = restored_chains::<SavedProcess<K>>(context, self.id) else {
             return;
         };
         let owns = owner(context);
         let mut named = Vec::new();
         let mut watermark: Option<Timestamp> = None;
-        for (saved_watermark, event, processing, states) in parts {
+        for chain in chains {
+            // The watermark and timers of the newest part; the state of every part.
+            let mut states = Vec::with_capacity(chain.len());
+            let mut newest = None;
+            for (saved_watermark, event, processing, link_states) in chain {
+                states.push(link_states);
+                newest = Some((saved_watermark, event, processing));
+            }
+            named.push(states);
+            let Some((saved_watermark, event, processing)) = newest else {
+                continue;
+            };
             watermark = Some(watermark.map_or(saved_watermark, |w| w.min(saved_watermark)));
             for (domain, timers) in [
                 (TimeDomain::EventTime, event),
@@ -356,10 +376,9 @@ impl<K: StateData + Hash + Eq + Clone, O> ProcessCore<K, O> {
                     self.timers.queue_mut(domain).register(&key, time);
                 }
             }
-            named.push(states);
         }
         self.watermark = watermark.unwrap_or(Timestamp::MIN);
-        let grouped = by_name(named);
+        let grouped = chains_by_name(named);
         register(&mut KeyedStates::restore(&grouped, &owns));
     }
 }

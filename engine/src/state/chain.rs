@@ -4,8 +4,9 @@
 //!
 //! A store saves a *delta* (what changed since the newest completed checkpoint, its base) at
 //! a barrier unless: it has never saved (or was just restored, its base files belonging to
-//! another run), no checkpoint has completed, [`MAX_CHAIN`] deltas follow the last full
-//! image, or the deltas since the last full image would add up to more than half the store.
+//! another run: a restored store is a new one), no checkpoint has completed, [`MAX_CHAIN`]
+//! deltas follow the last full image, or the deltas since the last full image would add up
+//! to half the store or more (an empty store always saves whole).
 
 /// After this many deltas in a row, a checkpoint saves everything again (this bounds the
 /// files a restore opens; the bytes are bounded by half the store).
@@ -18,7 +19,7 @@ pub(crate) struct DeltaChain {
     deltas: u32,
     /// The items (pages, entries) those deltas held.
     items: usize,
-    /// Whether the next save must be full.
+    /// Whether the next save must be full: the store has not saved yet.
     full_next: bool,
 }
 
@@ -45,7 +46,7 @@ impl DeltaChain {
         let full = self.full_next
             || completed == 0
             || self.deltas >= MAX_CHAIN
-            || (self.items + changed) * 2 > total;
+            || (self.items + changed) * 2 >= total;
         self.full_next = false;
         if full {
             (self.deltas, self.items) = (0, 0);
@@ -54,11 +55,6 @@ impl DeltaChain {
             (self.deltas, self.items) = (self.deltas + 1, self.items + changed);
             Some(completed)
         }
-    }
-
-    /// Makes the next save full (after a restore, whose base files belong to another run).
-    pub(crate) fn restart(&mut self) {
-        self.full_next = true;
     }
 }
 
@@ -79,8 +75,7 @@ mod tests {
             "60 of 100 would be saved in deltas"
         );
         assert_eq!(chain.next_save(8, 1, 100), Some(8));
-        chain.restart();
-        assert_eq!(chain.next_save(9, 1, 100), None);
+        assert_eq!(chain.next_save(9, 0, 0), None, "an empty store saves whole");
     }
 
     #[test]

@@ -88,25 +88,38 @@ impl<K: Hash + Eq + Clone, V> HeapStore<K, V> {
 }
 
 impl<K: Hash + Eq + Clone + Serialize, V: Serialize> HeapStore<K, V> {
-    /// Saves the store into a checkpoint part at barrier `barrier`: every entry, as
-    /// `Vec<(K, V)>`, or (`base` set) a delta on checkpoint `completed`: the keys removed
-    /// and the entries written since, as `(Vec<K>, Vec<(K, V)>)`.
+    /// Saves the store into a checkpoint part at barrier `barrier`, whole or as a delta on
+    /// checkpoint `completed`, as its delta chain says (see [`encode`](Self::encode)).
     pub(crate) fn save(&mut self, barrier: u64, completed: u64) -> (Vec<u8>, Option<u64>) {
-        self.removed.retain(|(_, epoch)| *epoch > completed);
-        let written = self.written_since(completed).count();
-        let changed = written + self.removed.len();
+        let changed = self.changes_since(completed);
         let base = self.chain.next_save(completed, changed, self.map.len());
+        (self.encode(barrier, base), base)
+    }
+
+    /// How many keys were written or removed after checkpoint `completed` (forgetting the
+    /// removals it holds).
+    pub(crate) fn changes_since(&mut self, completed: u64) -> usize {
+        self.removed.retain(|(_, epoch)| *epoch > completed);
+        self.written_since(completed).count() + self.removed.len()
+    }
+
+    /// Encodes the store at barrier `barrier`: every entry, as `Vec<(K, V)>`, or (`base`
+    /// set) a delta on checkpoint `base`: the keys removed and the entries written after it,
+    /// as `(Vec<K>, Vec<(K, V)>)`. Changes from now on count as after `barrier`.
+    pub(crate) fn encode(&mut self, barrier: u64, base: Option<u64>) -> Vec<u8> {
         let encoded = match base {
             None => postcard::to_stdvec(&AllEntries(&self.map)),
-            Some(_) => {
-                let removed: Vec<&K> = self.removed.iter().map(|(key, _)| key).collect();
-                let written: Vec<(&K, &V)> = self.written_since(completed).collect();
+            Some(base) => {
+                let removed: Vec<&K> = (self.removed.iter())
+                    .filter(|(_, epoch)| *epoch > base)
+                    .map(|(key, _)| key)
+                    .collect();
+                let written: Vec<(&K, &V)> = self.written_since(base).collect();
                 postcard::to_stdvec(&(removed, written))
             }
         };
-        let bytes = encoded.unwrap_or_else(|e| panic!("cannot encode keyed state: {e}"));
         self.epoch = barrier + 1;
-        (bytes, base)
+        encoded.unwrap_or_else(|e| panic!("cannot encode keyed state: {e}"))
     }
 
     /// The entries written after checkpoint `completed`.
@@ -142,12 +155,6 @@ impl<K: Hash + Eq + Clone + DeserializeOwned, V: DeserializeOwned> HeapStore<K, 
             }
         }
         Ok(())
-    }
-
-    /// Makes the next checkpoint save every entry (after a restore, whose base files
-    /// belong to another run).
-    pub(crate) fn save_all_next(&mut self) {
-        self.chain.restart();
     }
 }
 

@@ -373,12 +373,6 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
         }
         Ok(entries)
     }
-
-    /// Makes the next checkpoint save every page (after a restore, whose base files belong
-    /// to another run).
-    pub(crate) fn save_all_next(&mut self) {
-        self.chain.restart();
-    }
 }
 
 impl<K, V> Drop for MmapStore<K, V> {

@@ -38,8 +38,9 @@ mod ttl;
 mod value;
 
 pub use aggregating::AggregatingState;
+pub(crate) use chain::DeltaChain;
 pub use chain::MAX_CHAIN;
-pub(crate) use checkpointed::{by_name, NamedStates};
+pub(crate) use checkpointed::{chains_by_name, NamedStates};
 pub use checkpointed::{CheckpointedState, KeyedStates};
 pub use heap::HeapStore;
 pub use list::ListState;

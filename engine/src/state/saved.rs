@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{HeapStore, KeyedStore, MmapStore};
-use crate::checkpoint::restore::owner;
+use crate::checkpoint::restore::{owner, restored_point};
 use crate::checkpoint::StageSnapshot;
 use crate::exchange::StableKey;
 use crate::operators::{enter, OperatorId};
@@ -48,25 +48,17 @@ where
     V: DeserializeOwned,
 {
     let mut store = HeapStore::default();
-    let Some(point) = context
-        .checkpoints
-        .as_ref()
-        .and_then(|c| c.restore.as_ref())
-    else {
+    let Some(point) = restored_point(context, operator) else {
         return store;
     };
-    enter(operator);
     let owns = owner(context);
     for chain in point.chains(operator.0) {
-        store.restore_chain(chain, &owns).unwrap_or_else(|e| {
-            panic!(
-                "cannot decode its state in checkpoint {}: {e} (is this the job that took it?)",
-                point.checkpoint
-            )
-        });
+        if let Err(error) = store.restore_chain(chain, &owns) {
+            point.undecodable(error);
+        }
     }
-    // The restored checkpoint's files belong to the run that wrote them: start a new chain.
-    store.save_all_next();
+    // A new store's first checkpoint saves everything: the restored checkpoint's files
+    // belong to the run that wrote them.
     store
 }
 
@@ -129,7 +121,9 @@ where
     let Some(point) = point.filter(|point| point.chains(operator.0).next().is_some()) else {
         return created(MmapStore::create(dir, &name));
     };
-    let mut store = if point.shards as usize == context.shards {
+    // Either way a new store, whose first checkpoint saves everything: the restored
+    // checkpoint's files belong to the run that wrote them.
+    if point.shards as usize == context.shards {
         let chain = point
             .chain_of_shard(operator.0, context.shard)
             .unwrap_or_else(|| {
@@ -151,10 +145,7 @@ where
             }
         }
         store
-    };
-    // The restored checkpoint's files belong to the run that wrote them: start a new chain.
-    store.save_all_next();
-    store
+    }
 }
 
 #[cfg(test)]

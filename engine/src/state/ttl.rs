@@ -12,7 +12,9 @@
 use std::hash::Hash;
 use std::time::Duration;
 
-use super::{HeapStore, KeyScope, KeyedStore};
+use serde::{Deserialize, Serialize};
+
+use super::{HeapStore, KeyScope, KeyedStore, StateData};
 use crate::time::Timestamp;
 
 /// Which accesses renew an entry's time-to-live (Flink's `StateTtlConfig.UpdateType`).
@@ -108,8 +110,9 @@ impl StateTtl {
     }
 }
 
-/// A value and the processing time of its last renewing access.
-#[derive(Debug, Clone)]
+/// A value and the processing time of its last renewing access (saved as the two, in this
+/// order).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Stamped<V> {
     value: V,
     last_access: Timestamp,
@@ -175,11 +178,13 @@ impl<K: Hash + Eq + Clone, V> StampedStore<K, V> {
             self.entries.remove(key);
             return None;
         }
-        let stamped = self.entries.get_mut(key)?;
         if !expired && ttl.update == TtlUpdate::OnReadAndWrite {
+            let stamped = self.entries.get_mut(key)?;
             stamped.last_access = now;
+            return Some(&stamped.value);
         }
-        Some(&stamped.value)
+        // A plain read: the entry stays unchanged for incremental checkpoints.
+        self.entries.get(key).map(|stamped| &stamped.value)
     }
 
     /// The scope key's entry for writing, renewed; created with `init` if absent or expired.
@@ -241,18 +246,28 @@ impl<K: Hash + Eq + Clone, V> StampedStore<K, V> {
     pub(super) fn len_keys(&self) -> usize {
         self.entries.len()
     }
+}
 
-    /// Every entry as `(key, value, last access)`, for a checkpoint.
-    pub(super) fn entries_for_snapshot(&self) -> Vec<(&K, &V, Timestamp)> {
-        self.entries
-            .iter()
-            .map(|(key, stamped)| (key, &stamped.value, stamped.last_access))
-            .collect()
+/// Checkpoints of the entries, each saved as `(key, value, last access)`.
+impl<K: StateData + Hash + Eq + Clone, V: StateData> StampedStore<K, V> {
+    /// How many entries were written or removed after checkpoint `completed`, and how many
+    /// are held.
+    pub(super) fn changes_since(&mut self, completed: u64) -> (usize, usize) {
+        (self.entries.changes_since(completed), self.entries.len())
     }
 
-    /// Puts back an entry from a checkpoint.
-    pub(super) fn restore_entry(&mut self, key: &K, value: V, last_access: Timestamp) {
-        self.entries.insert(key, Stamped { value, last_access });
+    /// Every entry, or (`base` set) those written and removed after checkpoint `base`.
+    pub(super) fn snapshot(&mut self, barrier: u64, base: Option<u64>) -> Vec<u8> {
+        self.entries.encode(barrier, base)
+    }
+
+    /// Adds the owned entries of one old shard's chain.
+    pub(super) fn restore(
+        &mut self,
+        chain: &[Vec<u8>],
+        owns: &dyn Fn(&K) -> bool,
+    ) -> Result<(), String> {
+        self.entries.restore_chain(chain, owns)
     }
 }
 
