@@ -256,8 +256,8 @@ impl StageSnapshot {
     }
 }
 
-/// The stage files of one checkpoint, as written.
-#[derive(Debug, Serialize, Deserialize)]
+/// The stage files of one checkpoint, as written (read back in place by `restore`).
+#[derive(Debug, Serialize)]
 pub(crate) struct StageFile {
     pub(crate) shard: u32,
     pub(crate) stage: u32,

@@ -146,14 +146,18 @@ fn finish(
 /// Overlays the deltas `deltas` (oldest first) of the chain whose full image is `full` on
 /// `pages`, a copy of that image's pages: each delta's pages overwrite. Returns the newest
 /// meta (the full image's when there are no deltas).
-pub fn overlay(pages: &mut [u8], full: &PagedPart, deltas: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+pub fn overlay(
+    pages: &mut [u8],
+    full: &PagedPart,
+    deltas: &[impl AsRef<[u8]>],
+) -> Result<Vec<u8>, String> {
     if !full.is_full() {
         return Err("a delta chain does not start with a full image".into());
     }
     debug_assert_eq!(pages.len(), full.body.len());
     let mut meta = full.meta.clone();
     for delta in deltas {
-        let delta = PagedPart::parse(delta)?;
+        let delta = PagedPart::parse(delta.as_ref())?;
         if delta.is_full() {
             return Err("a full image in the middle of a delta chain".into());
         }
@@ -190,7 +194,7 @@ mod tests {
         assert!(overlay(&mut block, &full, &[other]).is_err());
         let delta = PagedPart::parse(&first).unwrap();
         assert!(
-            overlay(&mut block, &delta, &[]).is_err(),
+            overlay(&mut block, &delta, &[] as &[Vec<u8>]).is_err(),
             "a chain starts full"
         );
         assert!(PagedPart::parse(&image[..image.len() - 9]).is_err());

@@ -2,13 +2,17 @@
 //! in the state that checkpoint describes.
 
 use std::collections::{BTreeSet, HashMap};
+use std::ops::{Deref, Range};
+use std::sync::Arc;
+
+use serde::Deserialize;
 
 use super::coordinator::{commit_files, remove_checkpoint_files};
 use super::crash::crash_point;
 use super::format::{self, FileKind};
 use super::manifest::{state_file_name, Manifest};
-use super::storage::Storage;
-use super::{CheckpointError, StageFile, StatePart};
+use super::storage::{FileBytes, Storage};
+use super::CheckpointError;
 
 /// The checkpoint a job resumes from, loaded and checked.
 #[derive(Debug)]
@@ -32,7 +36,29 @@ pub(crate) struct RestorePoint {
 
 /// One old shard's state of one operator: a full part, then the deltas saved on it, oldest
 /// first (only incremental stores save deltas; the store that saved them applies them).
-pub(crate) type Chain = Vec<Vec<u8>>;
+pub(crate) type Chain = Vec<Part>;
+
+/// One operator's saved state: a range of the (mapped) stage file that holds it, read in
+/// place rather than copied out.
+#[derive(Debug, Clone)]
+pub(crate) struct Part {
+    file: Arc<FileBytes>,
+    range: Range<usize>,
+}
+
+impl Deref for Part {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.file[self.range.clone()]
+    }
+}
+
+impl AsRef<[u8]> for Part {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
 
 impl RestorePoint {
     /// Where the resumed run's sources start: a savepoint's cut, or where the checkpointed
@@ -60,7 +86,7 @@ impl RestorePoint {
 
     /// Every old shard's state of `operator` as saved by an incremental store: its chain
     /// (a keyed operator keeps the keys it now owns).
-    pub(crate) fn chains(&self, operator: u32) -> impl Iterator<Item = &[Vec<u8>]> {
+    pub(crate) fn chains(&self, operator: u32) -> impl Iterator<Item = &[Part]> {
         self.parts
             .get(&operator)
             .into_iter()
@@ -69,7 +95,7 @@ impl RestorePoint {
     }
 
     /// The chain of `operator`'s state on old shard `shard`.
-    pub(crate) fn chain_of_shard(&self, operator: u32, shard: usize) -> Option<&[Vec<u8>]> {
+    pub(crate) fn chain_of_shard(&self, operator: u32, shard: usize) -> Option<&[Part]> {
         self.parts
             .get(&operator)?
             .iter()
@@ -92,7 +118,7 @@ impl RestorePoint {
     }
 
     /// The one part of a chain of an operator that saves no deltas.
-    fn whole<'a>(&self, operator: u32, chain: &'a [Vec<u8>]) -> &'a [u8] {
+    fn whole<'a>(&self, operator: u32, chain: &'a [Part]) -> &'a [u8] {
         match chain {
             [whole] => whole,
             _ => panic!(
@@ -201,30 +227,84 @@ fn load(storage: &dyn Storage, id: u64) -> Result<RestorePoint, CheckpointError>
 /// One stage file's parts, with their chains: `(operator, old shard, state)`.
 type LoadedFile = Vec<(u32, u32, Chain)>;
 
-/// Reads and checks the stage file `name` of checkpoint `id`.
+/// A stage file as read: its operators' state parts, in place in the file.
+struct ReadStageFile {
+    shard: u32,
+    stage: u32,
+    parts: Vec<ReadPart>,
+}
+
+/// One operator's state part of a stage file, in place.
+struct ReadPart {
+    operator: u32,
+    base: Option<u64>,
+    bytes: Part,
+}
+
+/// How [`StageFile`](super::StageFile) decodes borrowing its state bytes from the file.
+#[derive(Deserialize)]
+struct StageFileRef<'a> {
+    shard: u32,
+    stage: u32,
+    #[serde(borrow)]
+    parts: Vec<StatePartRef<'a>>,
+}
+
+/// How [`StatePart`](super::StatePart) decodes borrowing its bytes.
+#[derive(Deserialize)]
+struct StatePartRef<'a> {
+    operator: u32,
+    bytes: &'a [u8],
+    base: Option<u64>,
+}
+
+/// Maps and checks the stage file `name` of checkpoint `id`.
 fn read_stage_file(
     storage: &dyn Storage,
     name: &str,
     id: u64,
-) -> Result<StageFile, CheckpointError> {
+) -> Result<ReadStageFile, CheckpointError> {
     let corrupt = |what: String| CheckpointError::Corrupt {
         file: name.to_string(),
         offset: format::HEADER_LEN as u64,
         what,
     };
-    let bytes = storage
-        .read(name)
-        .map_err(|e| CheckpointError::Io(name.to_string(), e))?;
-    let payload = format::decode(name, &bytes, FileKind::StageState, id)?;
-    let file: StageFile = postcard::from_bytes(payload)
+    let file = Arc::new(
+        storage
+            .map(name)
+            .map_err(|e| CheckpointError::Io(name.to_string(), e))?,
+    );
+    let payload = format::decode(name, &file, FileKind::StageState, id)?;
+    let decoded: StageFileRef = postcard::from_bytes(payload)
         .map_err(|e| corrupt(format!("undecodable stage state: {e}")))?;
-    if state_file_name(id, file.shard as usize, file.stage as usize) != name {
+    if state_file_name(id, decoded.shard as usize, decoded.stage as usize) != name {
         return Err(corrupt(format!(
             "holds the state of shard {} stage {}, not what its name says (files swapped?)",
-            file.shard, file.stage
+            decoded.shard, decoded.stage
         )));
     }
-    Ok(file)
+    // Each part's bytes lie inside the file: keep their place, not a copy.
+    let start = file.as_ptr() as usize;
+    let parts = decoded
+        .parts
+        .iter()
+        .map(|part| {
+            let at = part.bytes.as_ptr() as usize - start;
+            ReadPart {
+                operator: part.operator,
+                base: part.base,
+                bytes: Part {
+                    file: file.clone(),
+                    range: at..at + part.bytes.len(),
+                },
+            }
+        })
+        .collect();
+    Ok(ReadStageFile {
+        shard: decoded.shard,
+        stage: decoded.stage,
+        parts,
+    })
 }
 
 /// The chain of `part` (of the stage file of `(shard, stage)`): itself, or for a delta the
@@ -233,7 +313,7 @@ fn read_stage_file(
 fn resolve(
     storage: &dyn Storage,
     (shard, stage): (u32, u32),
-    part: StatePart,
+    part: ReadPart,
     inherited: &BTreeSet<String>,
 ) -> Result<Chain, CheckpointError> {
     let operator = part.operator;
@@ -319,7 +399,7 @@ pub(crate) fn restored_chains<S: serde::de::DeserializeOwned>(
     operator: crate::operators::OperatorId,
 ) -> Option<Vec<Vec<S>>> {
     let point = restored_point(context, operator)?;
-    let decode_chain = |chain: &[Vec<u8>]| chain.iter().map(|bytes| point.decode(bytes)).collect();
+    let decode_chain = |chain: &[Part]| chain.iter().map(|bytes| point.decode(bytes)).collect();
     Some(point.chains(operator.0).map(decode_chain).collect())
 }
 

@@ -28,6 +28,13 @@ pub trait Storage: Send + Sync {
     fn size(&self, name: &str) -> io::Result<u64>;
     /// The whole contents of `name`.
     fn read(&self, name: &str) -> io::Result<Vec<u8>>;
+    /// The whole contents of `name`, mapped into memory where the storage can (a large
+    /// state file is then read from the page cache, not copied). The caller checks the
+    /// file's size first ([`Manifest::read`](super::manifest::Manifest::read) does), so a
+    /// truncated file is never mapped.
+    fn map(&self, name: &str) -> io::Result<FileBytes> {
+        self.read(name).map(FileBytes::Held)
+    }
     /// Removes `name`.
     fn remove(&self, name: &str) -> io::Result<()>;
     /// The names of the folder's files, sorted.
@@ -117,6 +124,26 @@ impl FsStorage {
     }
 }
 
+/// A file's contents: mapped read-only, or held in memory.
+#[derive(Debug)]
+pub enum FileBytes {
+    /// A read-only mapping of the file.
+    Mapped(memmap2::Mmap),
+    /// A copy of the file's bytes.
+    Held(Vec<u8>),
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Mapped(map) => map,
+            Self::Held(bytes) => bytes,
+        }
+    }
+}
+
 /// Adds the path and what was being done to an I/O error.
 fn annotate(error: io::Error, path: &Path, doing: &str) -> io::Error {
     io::Error::new(error.kind(), format!("{doing} {}: {error}", path.display()))
@@ -160,6 +187,20 @@ impl Storage for FsStorage {
             .read_to_end(&mut bytes)
             .map_err(|e| annotate(e, &self.dir.join(name), "cannot read"))?;
         Ok(bytes)
+    }
+
+    fn map(&self, name: &str) -> io::Result<FileBytes> {
+        let file = self.open_existing(name, false)?;
+        if file.metadata()?.len() == 0 {
+            // An empty file cannot be mapped.
+            return Ok(FileBytes::Held(Vec::new()));
+        }
+        // SAFETY: checkpoint files are immutable once written and the folder is locked
+        // against other processes (`FsStorage::open`), so nothing writes or truncates the
+        // file while it is mapped; the caller checked its size against the manifest.
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|e| annotate(e, &self.dir.join(name), "cannot map"))?;
+        Ok(FileBytes::Mapped(map))
     }
 
     fn remove(&self, name: &str) -> io::Result<()> {
@@ -463,7 +504,26 @@ mod tests {
         let storage = FsStorage::open(&dir).unwrap();
         std::os::unix::fs::symlink("/etc/hostname", dir.join("link")).unwrap();
         assert!(storage.read("link").is_err());
+        assert!(storage.map("link").is_err());
         assert!(!storage.list().unwrap().contains(&"link".to_string()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_mapped_file_reads_as_its_contents() {
+        let dir = std::env::temp_dir().join(format!("tw-map-{}", std::process::id()));
+        let storage = FsStorage::open(&dir).unwrap();
+        let contents: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        storage.write("a", &contents).unwrap();
+        storage.write("empty", b"").unwrap();
+        let mapped = storage.map("a").unwrap();
+        assert!(matches!(mapped, FileBytes::Mapped(_)));
+        assert_eq!(&*mapped, &contents[..]);
+        assert!(storage.map("empty").unwrap().is_empty());
+        assert!(storage.map("missing").is_err());
+        let memory = MemoryStorage::new();
+        memory.write("a", &contents).unwrap();
+        assert_eq!(&*memory.map("a").unwrap(), &contents[..]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -9,7 +9,6 @@ use std::hash::Hash;
 use serde::{Deserialize, Serialize};
 
 use super::{AggregatingState, ListState, MapState, ReducingState, StateData, ValueState};
-use crate::checkpoint::restore::Chain;
 use crate::operators::AggregateFunction;
 
 /// A keyed state object that checkpoints can save, whole or incrementally, and restore.
@@ -66,6 +65,9 @@ checkpointed_state!(AggregatingState<K, T, A> where A: AggregateFunction<T>, A::
 /// state's snapshot, whole or a delta (as the checkpoint part that holds it says).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct NamedStates(pub(crate) Vec<(String, Vec<u8>)>);
+
+/// One old shard's snapshots of one state: a whole one, then the deltas on it, oldest first.
+type Chain = Vec<Vec<u8>>;
 
 /// Each name's chains (one per old shard), as a restore reads them.
 pub(crate) type ChainsByName = HashMap<String, Vec<Chain>>;

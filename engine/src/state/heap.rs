@@ -136,17 +136,18 @@ impl<K: Hash + Eq + Clone + DeserializeOwned, V: DeserializeOwned> HeapStore<K, 
     /// then its deltas, oldest first), keeping the keys `owns` accepts.
     pub(crate) fn restore_chain(
         &mut self,
-        chain: &[Vec<u8>],
+        chain: &[impl AsRef<[u8]>],
         owns: &dyn Fn(&K) -> bool,
     ) -> Result<(), String> {
         let (full, deltas) = chain.split_first().ok_or("an empty delta chain")?;
-        let entries: Vec<(K, V)> = postcard::from_bytes(full).map_err(|e| e.to_string())?;
+        let entries: Vec<(K, V)> =
+            postcard::from_bytes(full.as_ref()).map_err(|e| e.to_string())?;
         for (key, value) in entries.into_iter().filter(|(key, _)| owns(key)) {
             self.insert(&key, value);
         }
         for delta in deltas {
             let (removed, written): (Vec<K>, Vec<(K, V)>) =
-                postcard::from_bytes(delta).map_err(|e| format!("a delta: {e}"))?;
+                postcard::from_bytes(delta.as_ref()).map_err(|e| format!("a delta: {e}"))?;
             for key in &removed {
                 self.map.remove(key);
             }
