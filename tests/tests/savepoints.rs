@@ -61,8 +61,9 @@ fn lines<T: std::fmt::Debug>(record: &T, buffer: &mut Vec<u8>) {
     buffer.extend_from_slice(format!("{record:?}\n").as_bytes());
 }
 
-/// Builds and starts the job on `shards` with `checkpoints`, writing under `out`.
-fn start(out: &Path, shards: usize, checkpoints: CheckpointConfig) -> JobHandle {
+/// Builds and starts the job over `events` records on `shards` with `checkpoints`, writing
+/// under `out`.
+fn start(out: &Path, shards: usize, events: u64, checkpoints: CheckpointConfig) -> JobHandle {
     let env = Env::new(
         JobConfig::default()
             .shards(shards)
@@ -70,7 +71,7 @@ fn start(out: &Path, shards: usize, checkpoints: CheckpointConfig) -> JobHandle 
             .checkpointing(checkpoints.interval(Duration::from_millis(30))),
     );
     let records = env
-        .from_source(Generator::new(EVENTS, record).rate_limited(60_000.0))
+        .from_source(Generator::new(events, record).rate_limited(60_000.0))
         .assign_timestamps(|record: &(u64, i64)| record.1, 0);
     let keyed = records.key_by(|record: &(u64, i64)| record.0);
     keyed
@@ -143,6 +144,7 @@ fn a_savepoint_on_4_shards_resumes_on_2_and_3_with_the_unscaled_result() {
         start(
             &dir.join("reference"),
             4,
+            EVENTS,
             CheckpointConfig::new(dir.join("reference-ck")),
         ),
         LIMIT,
@@ -156,6 +158,7 @@ fn a_savepoint_on_4_shards_resumes_on_2_and_3_with_the_unscaled_result() {
         start(
             &dir.join("first"),
             4,
+            EVENTS,
             CheckpointConfig::new(dir.join("first-ck"))
                 .stop_with_savepoint(dir.join("savepoint"), CUT),
         ),
@@ -175,6 +178,7 @@ fn a_savepoint_on_4_shards_resumes_on_2_and_3_with_the_unscaled_result() {
             start(
                 &out,
                 shards,
+                EVENTS,
                 CheckpointConfig::new(dir.join(format!("resumed-{shards}-ck")))
                     .from_savepoint(dir.join("savepoint")),
             ),
@@ -183,15 +187,92 @@ fn a_savepoint_on_4_shards_resumes_on_2_and_3_with_the_unscaled_result() {
         .unwrap();
         assert_eq!(resumed.checkpoints.restored_from, Some(savepoint));
         assert_eq!(resumed.source_records, EVENTS - CUT);
-        let got = output(&out);
-        for ((name, got), expected) in OUTPUTS.iter().zip(&got).zip(&expected) {
-            assert!(
-                got == expected,
-                "{name} on {shards} shards: {} lines, expected {}",
-                got.len(),
-                expected.len()
-            );
-        }
+        assert_same_output(&out, &expected, &format!("on {shards} shards"));
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Asserts that the output under `out` is `expected`.
+fn assert_same_output(out: &Path, expected: &[Vec<String>], case: &str) {
+    for ((name, got), expected) in OUTPUTS.iter().zip(output(out)).zip(expected) {
+        assert!(
+            got == *expected,
+            "{name} {case}: {} lines, expected {}",
+            got.len(),
+            expected.len()
+        );
+    }
+}
+
+/// A savepoint written by an earlier build of the job above, over [`FIXTURE_EVENTS`]
+/// records stopped at [`FIXTURE_CUT`] on 4 shards, with the output its run had committed:
+/// resuming it checks that the savepoint format stays readable by later builds. Written by
+/// `write_savepoint_fixture`, to be run only when the format changes on purpose (with a new
+/// `format::FORMAT_VERSION` and a new fixture beside this one).
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/savepoint-v1");
+const FIXTURE_EVENTS: u64 = 4_000;
+const FIXTURE_CUT: u64 = 1_733;
+
+#[test]
+#[ignore = "writes the savepoint fixture: run by hand when the savepoint format changes"]
+fn write_savepoint_fixture() {
+    let fixture = Path::new(FIXTURE);
+    let _ = std::fs::remove_dir_all(fixture);
+    let scratch = std::env::temp_dir().join(format!("tw-fixture-{}", std::process::id()));
+    let stopped = join_within(
+        start(
+            &fixture.join("output"),
+            4,
+            FIXTURE_EVENTS,
+            CheckpointConfig::new(scratch.join("checkpoints"))
+                .stop_with_savepoint(fixture.join("savepoint"), FIXTURE_CUT),
+        ),
+        LIMIT,
+    )
+    .unwrap();
+    assert_eq!(stopped.source_records, FIXTURE_CUT);
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
+#[test]
+fn a_savepoint_of_an_earlier_build_resumes_with_the_unscaled_result() {
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("tw-old-savepoint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let reference = join_within(
+        start(
+            &dir.join("reference"),
+            2,
+            FIXTURE_EVENTS,
+            CheckpointConfig::new(dir.join("reference-ck")),
+        ),
+        LIMIT,
+    )
+    .unwrap();
+    assert_eq!(reference.source_records, FIXTURE_EVENTS);
+    let expected = output(&dir.join("reference"));
+    // The fixture stays untouched: restoring takes the savepoint folder's lock.
+    copy_folder(
+        &Path::new(FIXTURE).join("savepoint"),
+        &dir.join("savepoint"),
+    );
+    copy_folder(&Path::new(FIXTURE).join("output"), &dir.join("resumed"));
+    let resumed = join_within(
+        start(
+            &dir.join("resumed"),
+            3,
+            FIXTURE_EVENTS,
+            CheckpointConfig::new(dir.join("resumed-ck")).from_savepoint(dir.join("savepoint")),
+        ),
+        LIMIT,
+    )
+    .unwrap();
+    assert!(resumed.checkpoints.restored_from.is_some());
+    assert_eq!(resumed.source_records, FIXTURE_EVENTS - FIXTURE_CUT);
+    assert_same_output(
+        &dir.join("resumed"),
+        &expected,
+        "from the fixture, on 3 shards",
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -133,8 +133,11 @@ impl RestorePoint {
 /// Finds the newest checkpoint in `storage` that checks out, skipping damaged ones with a
 /// warning; removes everything newer (damaged checkpoints, leftovers of unfinished ones) so
 /// that the resumed job's checkpoints can take their ids; and redoes the commits of the
-/// chosen checkpoint. `None` when there is no usable checkpoint.
-pub(crate) fn recover(storage: &dyn Storage) -> Result<Option<RestorePoint>, CheckpointError> {
+/// chosen checkpoint (see [`redo_commits`]). `None` when there is no usable checkpoint.
+pub(crate) fn recover(
+    storage: &dyn Storage,
+    savepoint: bool,
+) -> Result<Option<RestorePoint>, CheckpointError> {
     let mut chosen = None;
     for id in Manifest::ids(storage)? {
         match load(storage, id) {
@@ -157,10 +160,30 @@ pub(crate) fn recover(storage: &dyn Storage) -> Result<Option<RestorePoint>, Che
     crash_point("during-recovery");
     if let Some(point) = &chosen {
         let manifest = Manifest::read(storage, point.checkpoint)?;
-        commit_files(&manifest.commits)
-            .map_err(|e| CheckpointError::Io("<sink output>".into(), e))?;
+        redo_commits(&manifest.commits, savepoint)?;
     }
     Ok(chosen)
+}
+
+/// Commits a restored checkpoint's sink files again: a crash may have come between its
+/// manifest and its commits, so a pending file that is gone must have been committed. A
+/// savepoint's output was committed by the job that stopped with it, and the savepoint may
+/// since have moved to another folder or machine: its pending files that are gone are only
+/// warned about.
+fn redo_commits(pending: &[String], savepoint: bool) -> Result<(), CheckpointError> {
+    let failed = |e| CheckpointError::Io("<sink output>".into(), e);
+    if !savepoint {
+        return commit_files(pending).map_err(failed);
+    }
+    for path in pending {
+        match commit_files(std::slice::from_ref(path)) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(%error, "a savepoint's output file is not where it was written");
+            }
+            other => other.map_err(failed)?,
+        }
+    }
+    Ok(())
 }
 
 /// The newest checkpoint in `storage`, for a job told not to restore: it must not silently

@@ -335,7 +335,7 @@ fn prepare_checkpoints(
         None => None,
     };
     let from_checkpoint = if checkpointing.restore {
-        restore::recover(&*storage).map_err(failed)?
+        restore::recover(&*storage, false).map_err(failed)?
     } else {
         None
     };
@@ -343,9 +343,11 @@ fn prepare_checkpoints(
         from_checkpoint
     } else if let Some(dir) = &checkpointing.from_savepoint {
         let folder = open_savepoint_folder(dir, false)?;
-        let point = restore::recover(&*folder).map_err(failed)?.ok_or_else(|| {
-            JobError::Checkpoint(format!("{} holds no complete savepoint", dir.display()))
-        })?;
+        let point = restore::recover(&*folder, true)
+            .map_err(failed)?
+            .ok_or_else(|| {
+                JobError::Checkpoint(format!("{} holds no complete savepoint", dir.display()))
+            })?;
         Some(point.into_savepoint().map_err(failed)?)
     } else {
         if let Some(newest) = restore::newest(&*storage).map_err(failed)? {
