@@ -151,6 +151,10 @@ impl<K: Pod + Eq, V: Pod> MmapStore<K, V> {
         // state folder and written only through this mapping; nothing else maps or resizes
         // it while the store lives (the store owns the only handle).
         let map = unsafe { MmapOptions::new().populate().map_mut(&file)? };
+        // Lookups land on pages at random: reading ahead around a fault (the kernel's
+        // default) would fill memory with neighbours no one asked for, evicting the pages in
+        // use once the state outgrows memory.
+        map.advise(memmap2::Advice::Random)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             name: name.to_string(),
