@@ -7,6 +7,7 @@
 //! lines.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -441,4 +442,111 @@ fn an_unwritable_checkpoint_folder_fails_the_start_clearly() {
         "{message}"
     );
     std::fs::remove_file(&parent).unwrap();
+}
+
+/// Records shard 0 reads (throttled, it runs for seconds) and shard 1 reads (it ends at once)
+/// in [`Uneven`].
+const LONG: u64 = 24_000;
+const SHORT: u64 = 300;
+
+/// The counting job's keys, split unevenly: shard 0 reads records `0..LONG`, shard 1 the
+/// next [`SHORT`], so that shard 1's source ends long before shard 0's.
+#[derive(Clone)]
+struct Uneven;
+
+/// The record indexes of one shard of [`Uneven`], from `next` to `end`.
+struct UnevenSplit {
+    next: u64,
+    start: u64,
+    end: u64,
+}
+
+impl Source<u64> for Uneven {
+    fn split(&self, shard: usize, shards: usize) -> Box<dyn SourceSplit<u64>> {
+        assert_eq!(shards, 2, "two shards");
+        let (start, end) = if shard == 0 {
+            (0, LONG)
+        } else {
+            (LONG, LONG + SHORT)
+        };
+        Box::new(UnevenSplit {
+            next: start,
+            start,
+            end,
+        })
+    }
+
+    fn rate_limit(&self) -> Option<f64> {
+        Some(15_000.0)
+    }
+}
+
+impl SourceSplit<u64> for UnevenSplit {
+    fn next_batch(&mut self, out: &mut Vec<u64>, max: usize) -> bool {
+        let until = self.end.min(self.next + max as u64);
+        out.extend((self.next..until).map(|i| (i * 31 + i / 7) % KEYS));
+        self.next = until;
+        self.next < self.end
+    }
+
+    fn offset(&self) -> u64 {
+        self.next - self.start
+    }
+
+    fn seek(&mut self, offset: u64) {
+        self.next = self.start + offset;
+    }
+}
+
+fn start_uneven(out: &Path, checkpoints: CheckpointConfig) -> JobHandle {
+    let env = Env::new(
+        JobConfig::default()
+            .shards(2)
+            .pinning(Pinning::Never)
+            .checkpointing(checkpoints),
+    );
+    env.from_source(Uneven)
+        .key_by(|key: &u64| *key)
+        .count()
+        .sink_to_files(FileSink::new(out, count_line));
+    env.execute_async().unwrap()
+}
+
+/// Once one shard's source has ended, checkpoints go on while the other runs (Flink's
+/// checkpoints after tasks finished): a crash then loses nothing checkpointed since, and the
+/// restored ended source reads nothing again.
+#[test]
+fn checkpoints_go_on_after_a_source_ends() {
+    let out = scratch("uneven");
+    let storage = Arc::new(MemoryStorage::new());
+    let handle = start_uneven(&out, config(&storage));
+    let metrics = handle.metrics().clone();
+    wait_until("shard 1's source to end", || {
+        metrics.shard(1).source_records.load(Ordering::Acquire) == SHORT
+    });
+    let after_end = metrics.checkpoints_completed() + 3;
+    wait_until("checkpoints after it", || {
+        metrics.checkpoints_completed() >= after_end
+    });
+    assert!(
+        metrics.shard(0).source_records.load(Ordering::Acquire) < LONG,
+        "shard 0 still runs"
+    );
+    handle.cancel();
+    assert_eq!(join_within(handle, LIMIT).unwrap_err(), JobError::Cancelled);
+
+    let report = join_within(start_uneven(&out, config(&storage).restore(true)), LIMIT).unwrap();
+    assert!(report.checkpoints.restored_from >= Some(after_end));
+    assert!(report.source_records < LONG, "shard 1 read nothing again");
+    let mut counts = vec![0u64; KEYS as usize];
+    let mut expected: Vec<String> = (0..LONG + SHORT)
+        .map(|i| {
+            let key = (i * 31 + i / 7) % KEYS;
+            counts[key as usize] += 1;
+            format!("{key} {}", counts[key as usize])
+        })
+        .collect();
+    expected.sort();
+    assert!(committed_lines(&out) == expected, "the output is not exact");
+    std::fs::remove_dir_all(&out).unwrap();
 }

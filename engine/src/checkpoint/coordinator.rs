@@ -124,7 +124,7 @@ impl Coordinator {
             if savepoint_due {
                 next_trigger = Instant::now();
             }
-            let wait = if pending.is_none() && finals.is_empty() {
+            let wait = if pending.is_none() {
                 next_trigger.saturating_duration_since(Instant::now())
             } else {
                 Duration::from_secs(3600)
@@ -149,19 +149,9 @@ impl Coordinator {
                         continue;
                     }
                     current.acks.push(ack);
-                    if current.acks.len() == self.expected {
-                        if let Some(done) = pending.take() {
-                            let savepoint = done.savepoint;
-                            if self.complete(done) && savepoint {
-                                self.control.stop();
-                                return self.stats;
-                            }
-                        }
-                        next_trigger = Instant::now() + self.config.interval;
-                    }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    if pending.is_none() && finals.is_empty() && !self.control.is_cancelled() {
+                    if pending.is_none() && !self.control.is_cancelled() {
                         self.last_id += 1;
                         if savepoint_due {
                             self.request
@@ -181,7 +171,34 @@ impl Coordinator {
                 }
                 Err(RecvTimeoutError::Disconnected) => return self.stats,
             }
+            // Complete once every stage has acknowledged or finished (Flink's checkpoints
+            // after tasks finished): the job may run on long after some sources ended.
+            if pending
+                .as_ref()
+                .is_some_and(|current| self.covered(current, &finals))
+            {
+                if let Some(mut done) = pending.take() {
+                    add_finished(&mut done, &mut finals);
+                    let savepoint = done.savepoint;
+                    if self.complete(done) && savepoint {
+                        self.control.stop();
+                        return self.stats;
+                    }
+                }
+                next_trigger = Instant::now() + self.config.interval;
+            }
         }
+    }
+
+    /// Whether every stage has acknowledged `pending` or finished.
+    fn covered(&self, pending: &Pending, finals: &[Ack]) -> bool {
+        let stages: BTreeSet<(usize, usize)> = pending
+            .acks
+            .iter()
+            .chain(finals)
+            .map(|ack| (ack.shard, ack.stage))
+            .collect();
+        stages.len() == self.expected
     }
 
     /// Writes checkpoint `pending`'s files and manifest (into the savepoint folder for the
@@ -358,6 +375,34 @@ impl Coordinator {
 }
 
 /// The sinks' pending files the acknowledgements ask to commit.
+/// Adds to `pending` the part of every stage that finished without acknowledging it: its
+/// sources at their end (a restored run finds them finished) and, the first time, its last
+/// output to commit. (A stage that acknowledged before it finished keeps its last output for
+/// the next checkpoint: it holds records after this one's barrier.)
+fn add_finished(pending: &mut Pending, finals: &mut [Ack]) {
+    for finished in finals.iter_mut() {
+        let acknowledged = pending
+            .acks
+            .iter()
+            .any(|ack| (ack.shard, ack.stage) == (finished.shard, finished.stage));
+        if acknowledged {
+            continue;
+        }
+        let snapshot = StageSnapshot {
+            checkpoint: pending.id,
+            completed: 0,
+            parts: finished.snapshot.parts.clone(),
+            commits: std::mem::take(&mut finished.snapshot.commits),
+        };
+        pending.acks.push(Ack {
+            shard: finished.shard,
+            stage: finished.stage,
+            kind: AckKind::Snapshot,
+            snapshot,
+        });
+    }
+}
+
 fn commits_of(acks: &[Ack]) -> Vec<String> {
     acks.iter()
         .flat_map(|ack| &ack.snapshot.commits)

@@ -20,9 +20,12 @@
 //! - `coordinator`: triggering, collecting acknowledgements, completing, retaining.
 //! - `restore`: choosing the checkpoint to resume from.
 //!
-//! Checkpoints stop once any stage has reached the end of its input; the job's end is then
-//! a *final* checkpoint, taken when every stage has finished, which commits the sinks' last
-//! files.
+//! A stage that reaches the end of its input (a source stage whose split ran out, say) tells
+//! the coordinator, and checkpoints go on without it (Flink's checkpoints after tasks
+//! finished): each saves for it its sources' offsets at their end and nothing of its
+//! flushed operators, and the first one commits its last output; a run restored from one
+//! finds the stage finished. The job's end is a *final* checkpoint, taken when every stage
+//! has finished, which commits the sinks' last files.
 //!
 //! What each operator saves: sources their split's offset; keyed aggregations their
 //! entries (as deltas on the newest completed checkpoint: the keys or pages changed since,

@@ -60,9 +60,9 @@ impl ShardCheckpoints {
     }
 
     /// Tells the coordinator that `stage` reached the end of its input, with the sinks'
-    /// last files.
-    pub(crate) fn finished(&self, shard: usize, stage: usize) {
-        let mut snapshot = StageSnapshot::new(0);
+    /// last files and `snapshot`'s parts (a source stage's split offset at its end), which
+    /// the checkpoints taken while other stages run on save for it.
+    pub(crate) fn finished(&self, shard: usize, stage: usize, mut snapshot: StageSnapshot) {
         snapshot.commits = self.final_commits.take();
         let _ = self.acks.send(Ack {
             shard,

@@ -285,7 +285,9 @@ impl<T: Data> Stage<BoxOutput<T>> {
                 if stopping {
                     return self.wait_at_cut(operator, &*split, injected).await;
                 }
-                return self.finish().await;
+                let mut end = StageSnapshot::default();
+                end.add(operator.0, &split.offset());
+                return self.finish_with(end).await;
             }
             if batch.is_empty() {
                 // Nothing to read now: ship what is held, say so after the idleness
@@ -607,11 +609,17 @@ impl<C: StageChain> Stage<C> {
     }
 
     /// End of input: the chain flushes and sends end-of-stream downstream.
-    pub(super) async fn finish(mut self) -> Result<(), JobError> {
+    pub(super) async fn finish(self) -> Result<(), JobError> {
+        self.finish_with(StageSnapshot::default()).await
+    }
+
+    /// End of input, with what checkpoints taken after it save for this stage (a source
+    /// stage's offset at the end of its split; its operators, flushed, save nothing).
+    async fn finish_with(mut self, end: StageSnapshot) -> Result<(), JobError> {
         guard(&self.context, || self.chain.end())?;
         self.flush().await?;
         if let Some(checkpoints) = &self.context.checkpoints {
-            checkpoints.finished(self.context.shard, self.index);
+            checkpoints.finished(self.context.shard, self.index, end);
         }
         Ok(())
     }
