@@ -76,6 +76,22 @@ pub fn wait_until(what: &str, condition: impl Fn() -> bool) {
     }
 }
 
+/// The lines a keyed running count writes for records with the keys `keys` (each `key
+/// count`, see [`count_line`]), sorted: what the checkpoint tests' counting jobs must commit.
+pub fn running_count_lines(keys: impl IntoIterator<Item = u64>) -> Vec<String> {
+    let mut counts = std::collections::HashMap::new();
+    let mut lines: Vec<String> = keys
+        .into_iter()
+        .map(|key| {
+            let count = counts.entry(key).or_insert(0u64);
+            *count += 1;
+            format!("{key} {count}")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
 /// A `(key, count)` as the line `key count`: the output format of the checkpoint tests'
 /// counting jobs (a `FileSink` encoder).
 pub fn count_line((key, count): &(u64, u64), buffer: &mut Vec<u8>) {

@@ -18,7 +18,7 @@ use tidewater::operators::{Context, KeyedProcessFunction};
 use tidewater::prelude::*;
 use tidewater::state::{KeyedStates, ValueState};
 use tidewater::{JobHandle, JobReport};
-use tidewater_tests::{committed_lines, count_line, join_within, wait_until};
+use tidewater_tests::{committed_lines, count_line, join_within, running_count_lines, wait_until};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const EVENTS: u64 = 30_000;
@@ -44,7 +44,7 @@ fn start(
             .pinning(Pinning::Never)
             .checkpointing(checkpoints),
     );
-    let source = Generator::new(EVENTS, |i| (i * 31 + i / 7) % KEYS);
+    let source = Generator::new(EVENTS, key_of);
     let source = match rate {
         Some(rate) => source.rate_limited(rate),
         None => source,
@@ -62,16 +62,13 @@ fn config(storage: &Arc<MemoryStorage>) -> CheckpointConfig {
         .interval(Duration::from_millis(20))
 }
 
+/// The key of the counting job's record `i`.
+fn key_of(i: u64) -> u64 {
+    (i * 31 + i / 7) % KEYS
+}
+
 fn expected() -> Vec<String> {
-    let mut counts = vec![0u64; KEYS as usize];
-    let mut lines = Vec::new();
-    for i in 0..EVENTS {
-        let key = (i * 31 + i / 7) % KEYS;
-        counts[key as usize] += 1;
-        lines.push(format!("{key} {}", counts[key as usize]));
-    }
-    lines.sort();
-    lines
+    running_count_lines((0..EVENTS).map(key_of))
 }
 
 /// Asserts that the committed output is exactly the expected one, reporting lost and
@@ -484,7 +481,7 @@ impl Source<u64> for Uneven {
 impl SourceSplit<u64> for UnevenSplit {
     fn next_batch(&mut self, out: &mut Vec<u64>, max: usize) -> bool {
         let until = self.end.min(self.next + max as u64);
-        out.extend((self.next..until).map(|i| (i * 31 + i / 7) % KEYS));
+        out.extend((self.next..until).map(key_of));
         self.next = until;
         self.next < self.end
     }
@@ -538,15 +535,7 @@ fn checkpoints_go_on_after_a_source_ends() {
     let report = join_within(start_uneven(&out, config(&storage).restore(true)), LIMIT).unwrap();
     assert!(report.checkpoints.restored_from >= Some(after_end));
     assert!(report.source_records < LONG, "shard 1 read nothing again");
-    let mut counts = vec![0u64; KEYS as usize];
-    let mut expected: Vec<String> = (0..LONG + SHORT)
-        .map(|i| {
-            let key = (i * 31 + i / 7) % KEYS;
-            counts[key as usize] += 1;
-            format!("{key} {}", counts[key as usize])
-        })
-        .collect();
-    expected.sort();
+    let expected = running_count_lines((0..LONG + SHORT).map(key_of));
     assert!(committed_lines(&out) == expected, "the output is not exact");
     std::fs::remove_dir_all(&out).unwrap();
 }

@@ -16,7 +16,7 @@ use tidewater::checkpoint::storage::PowerLoss;
 use tidewater::checkpoint::{MemoryStorage, Storage};
 use tidewater::prelude::*;
 use tidewater::JobHandle;
-use tidewater_tests::{committed_lines, count_line, join_within, wait_until};
+use tidewater_tests::{committed_lines, count_line, join_within, running_count_lines, wait_until};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const EVENTS: u64 = 20_000;
@@ -47,16 +47,7 @@ fn start(out: &Path, storage: &Arc<MemoryStorage>, restore: bool) -> Result<JobH
 }
 
 fn expected() -> Vec<String> {
-    let mut counts = vec![0u64; KEYS as usize];
-    let mut lines: Vec<String> = (0..EVENTS)
-        .map(|i| {
-            let key = (i * 13 + i / 5) % KEYS;
-            counts[key as usize] += 1;
-            format!("{key} {}", counts[key as usize])
-        })
-        .collect();
-    lines.sort();
-    lines
+    running_count_lines((0..EVENTS).map(|i| (i * 13 + i / 5) % KEYS))
 }
 
 /// Stops a job as a crash would (its result does not matter).

@@ -112,6 +112,30 @@ fn start(out: &Path, shards: usize, events: u64, checkpoints: CheckpointConfig) 
     env.execute_async().unwrap()
 }
 
+/// Runs the job as [`start`] does, to its end.
+fn run(
+    out: &Path,
+    shards: usize,
+    events: u64,
+    checkpoints: CheckpointConfig,
+) -> tidewater::JobReport {
+    join_within(start(out, shards, events, checkpoints), LIMIT).unwrap()
+}
+
+/// The output of an uninterrupted run over `events` records on `shards`, under `dir`.
+fn reference_output(dir: &Path, shards: usize, events: u64) -> Vec<Vec<String>> {
+    let reference = run(
+        &dir.join("reference"),
+        shards,
+        events,
+        CheckpointConfig::new(dir.join("reference-ck")),
+    );
+    assert_eq!(reference.source_records, events);
+    let expected = output(&dir.join("reference"));
+    assert!(expected.iter().all(|lines| !lines.is_empty()));
+    expected
+}
+
 /// The output folders.
 const OUTPUTS: [&str; 5] = ["counts", "windows", "timers", "patterns", "totals"];
 
@@ -140,31 +164,14 @@ fn a_savepoint_on_4_shards_resumes_on_2_and_3_with_the_unscaled_result() {
     let dir: PathBuf = std::env::temp_dir().join(format!("tw-savepoint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
 
-    let reference = join_within(
-        start(
-            &dir.join("reference"),
-            4,
-            EVENTS,
-            CheckpointConfig::new(dir.join("reference-ck")),
-        ),
-        LIMIT,
-    )
-    .unwrap();
-    assert_eq!(reference.source_records, EVENTS);
-    let expected = output(&dir.join("reference"));
-    assert!(expected.iter().all(|lines| !lines.is_empty()));
+    let expected = reference_output(&dir, 4, EVENTS);
 
-    let stopped = join_within(
-        start(
-            &dir.join("first"),
-            4,
-            EVENTS,
-            CheckpointConfig::new(dir.join("first-ck"))
-                .stop_with_savepoint(dir.join("savepoint"), CUT),
-        ),
-        LIMIT,
-    )
-    .unwrap();
+    let stopped = run(
+        &dir.join("first"),
+        4,
+        EVENTS,
+        CheckpointConfig::new(dir.join("first-ck")).stop_with_savepoint(dir.join("savepoint"), CUT),
+    );
     assert_eq!(stopped.source_records, CUT, "the sources stop at the cut");
     let savepoint = stopped
         .checkpoints
@@ -174,17 +181,13 @@ fn a_savepoint_on_4_shards_resumes_on_2_and_3_with_the_unscaled_result() {
     for shards in [2, 3] {
         let out = dir.join(format!("resumed-{shards}"));
         copy_folder(&dir.join("first"), &out);
-        let resumed = join_within(
-            start(
-                &out,
-                shards,
-                EVENTS,
-                CheckpointConfig::new(dir.join(format!("resumed-{shards}-ck")))
-                    .from_savepoint(dir.join("savepoint")),
-            ),
-            LIMIT,
-        )
-        .unwrap();
+        let resumed = run(
+            &out,
+            shards,
+            EVENTS,
+            CheckpointConfig::new(dir.join(format!("resumed-{shards}-ck")))
+                .from_savepoint(dir.join("savepoint")),
+        );
         assert_eq!(resumed.checkpoints.restored_from, Some(savepoint));
         assert_eq!(resumed.source_records, EVENTS - CUT);
         assert_same_output(&out, &expected, &format!("on {shards} shards"));
@@ -219,17 +222,13 @@ fn write_savepoint_fixture() {
     let fixture = Path::new(FIXTURE);
     let _ = std::fs::remove_dir_all(fixture);
     let scratch = std::env::temp_dir().join(format!("tw-fixture-{}", std::process::id()));
-    let stopped = join_within(
-        start(
-            &fixture.join("output"),
-            4,
-            FIXTURE_EVENTS,
-            CheckpointConfig::new(scratch.join("checkpoints"))
-                .stop_with_savepoint(fixture.join("savepoint"), FIXTURE_CUT),
-        ),
-        LIMIT,
-    )
-    .unwrap();
+    let stopped = run(
+        &fixture.join("output"),
+        4,
+        FIXTURE_EVENTS,
+        CheckpointConfig::new(scratch.join("checkpoints"))
+            .stop_with_savepoint(fixture.join("savepoint"), FIXTURE_CUT),
+    );
     assert_eq!(stopped.source_records, FIXTURE_CUT);
     std::fs::remove_dir_all(&scratch).unwrap();
 }
@@ -239,34 +238,19 @@ fn a_savepoint_of_an_earlier_build_resumes_with_the_unscaled_result() {
     let dir: PathBuf =
         std::env::temp_dir().join(format!("tw-old-savepoint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let reference = join_within(
-        start(
-            &dir.join("reference"),
-            2,
-            FIXTURE_EVENTS,
-            CheckpointConfig::new(dir.join("reference-ck")),
-        ),
-        LIMIT,
-    )
-    .unwrap();
-    assert_eq!(reference.source_records, FIXTURE_EVENTS);
-    let expected = output(&dir.join("reference"));
+    let expected = reference_output(&dir, 2, FIXTURE_EVENTS);
     // The fixture stays untouched: restoring takes the savepoint folder's lock.
     copy_folder(
         &Path::new(FIXTURE).join("savepoint"),
         &dir.join("savepoint"),
     );
     copy_folder(&Path::new(FIXTURE).join("output"), &dir.join("resumed"));
-    let resumed = join_within(
-        start(
-            &dir.join("resumed"),
-            3,
-            FIXTURE_EVENTS,
-            CheckpointConfig::new(dir.join("resumed-ck")).from_savepoint(dir.join("savepoint")),
-        ),
-        LIMIT,
-    )
-    .unwrap();
+    let resumed = run(
+        &dir.join("resumed"),
+        3,
+        FIXTURE_EVENTS,
+        CheckpointConfig::new(dir.join("resumed-ck")).from_savepoint(dir.join("savepoint")),
+    );
     assert!(resumed.checkpoints.restored_from.is_some());
     assert_eq!(resumed.source_records, FIXTURE_EVENTS - FIXTURE_CUT);
     assert_same_output(
