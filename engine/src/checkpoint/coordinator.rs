@@ -374,7 +374,6 @@ impl Coordinator {
     }
 }
 
-/// The sinks' pending files the acknowledgements ask to commit.
 /// Adds to `pending` the part of every stage that finished without acknowledging it: its
 /// sources at their end (a restored run finds them finished) and, the first time, its last
 /// output to commit. (A stage that acknowledged before it finished keeps its last output for
@@ -403,6 +402,7 @@ fn add_finished(pending: &mut Pending, finals: &mut [Ack]) {
     }
 }
 
+/// The sinks' pending files the acknowledgements ask to commit.
 fn commits_of(acks: &[Ack]) -> Vec<String> {
     acks.iter()
         .flat_map(|ack| &ack.snapshot.commits)
