@@ -2,8 +2,8 @@
 //! opened at least one auction (as `seller`) in the same window, as `id, name,
 //! window_start`, one row per person and window.
 //!
-//! People and auctions are merged into one stream of [`Sighting`]s keyed by person id, and a
-//! window keeps, per person, the name (if the person was created in it) and whether an
+//! People and auctions become one stream of [`Sighting`]s, read off the events in one pass
+//! (bids are dropped there), keyed by person id, and a window keeps, per person, the name (if the person was created in it) and whether an
 //! auction of theirs opened in it: a windowed co-group rather than a join of all pairs.
 
 use std::time::Duration;
@@ -13,8 +13,8 @@ use tidewater::operators::window::{tumbling, Windowed};
 use tidewater::operators::AggregateFunction;
 use tidewater::DataStream;
 
-use super::{by_kind, newest, ByKind, ResultRow};
-use crate::nexmark::event::{Auction, Event, Person};
+use super::{newest, ResultRow};
+use crate::nexmark::event::Event;
 use crate::nexmark::source::Stamped;
 use crate::nexmark::text::Text;
 
@@ -89,27 +89,27 @@ impl AggregateFunction<Stamped<Sighting>> for Sightings {
     }
 }
 
-/// The new people of `events` who opened an auction in the window they were created in.
-pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
-    let ByKind {
-        persons, auctions, ..
-    } = by_kind(events);
-    let created = persons.map(|person: Stamped<Person>| {
-        person.map(|person| Sighting {
+/// The sighting an event is: a person's creation, an auction's seller; none for a bid.
+fn sighting(event: Event) -> Option<Sighting> {
+    match event {
+        Event::Person(person) => Some(Sighting {
             id: person.id,
             name: Some(person.name),
             date_time: person.date_time,
-        })
-    });
-    let sold = auctions.map(|auction: Stamped<Auction>| {
-        auction.map(|auction| Sighting {
+        }),
+        Event::Auction(auction) => Some(Sighting {
             id: auction.seller,
             name: None,
             date_time: auction.date_time,
-        })
-    });
-    created
-        .union(&sold)
+        }),
+        Event::Bid(_) => None,
+    }
+}
+
+/// The new people of `events` who opened an auction in the window they were created in.
+pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
+    events
+        .flat_map(|event: Stamped<Event>| event.filter_map(sighting))
         .event_time(|sighting: &Stamped<Sighting>| sighting.value.date_time)
         .key_by(|sighting: &Stamped<Sighting>| sighting.value.id)
         .window(tumbling(SIZE))
