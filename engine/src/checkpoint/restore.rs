@@ -211,11 +211,14 @@ fn load(storage: &dyn Storage, id: u64) -> Result<RestorePoint, CheckpointError>
                 scope.spawn(move || {
                     let file = read_stage_file(storage, name, id)?;
                     let place = (file.shard, file.stage);
+                    // Base files read once for all of the file's parts.
+                    let mut bases = HashMap::new();
                     file.parts
                         .into_iter()
                         .map(|part| {
                             let operator = part.operator;
-                            Ok((operator, place.0, resolve(storage, place, part, inherited)?))
+                            let chain = resolve(storage, place, part, inherited, &mut bases)?;
+                            Ok((operator, place.0, chain))
                         })
                         .collect()
                 })
@@ -258,6 +261,7 @@ struct ReadStageFile {
 }
 
 /// One operator's state part of a stage file, in place.
+#[derive(Clone)]
 struct ReadPart {
     operator: u32,
     base: Option<u64>,
@@ -338,6 +342,7 @@ fn resolve(
     (shard, stage): (u32, u32),
     part: ReadPart,
     inherited: &BTreeSet<String>,
+    bases: &mut HashMap<u64, ReadStageFile>,
 ) -> Result<Chain, CheckpointError> {
     let operator = part.operator;
     // Walk back to the full image, keeping the deltas (newest first).
@@ -353,10 +358,17 @@ fn resolve(
         if !inherited.contains(&name) {
             return Err(corrupt("a delta's base file is not in the manifest".into()));
         }
-        let base_part = read_stage_file(storage, &name, base)?
+        let base_file = match bases.entry(base) {
+            std::collections::hash_map::Entry::Occupied(read) => read.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(read_stage_file(storage, &name, base)?)
+            }
+        };
+        let base_part = base_file
             .parts
-            .into_iter()
+            .iter()
             .find(|candidate| candidate.operator == operator)
+            .cloned()
             .ok_or_else(|| corrupt(format!("holds no state of operator {operator}")))?;
         chain.push(std::mem::replace(&mut current, base_part).bytes);
     }

@@ -67,10 +67,10 @@ checkpointed_state!(AggregatingState<K, T, A> where A: AggregateFunction<T>, A::
 pub(crate) struct NamedStates(pub(crate) Vec<(String, Vec<u8>)>);
 
 /// One old shard's snapshots of one state: a whole one, then the deltas on it, oldest first.
-type Chain = Vec<Vec<u8>>;
+type StateChain = Vec<Vec<u8>>;
 
 /// Each name's chains (one per old shard), as a restore reads them.
-pub(crate) type ChainsByName = HashMap<String, Vec<Chain>>;
+pub(crate) type ChainsByName = HashMap<String, Vec<StateChain>>;
 
 /// Where a process function names its keyed state fields, for checkpoints (see
 /// `KeyedProcessFunction::states`): call [`register`](KeyedStates::register) once per field,
@@ -210,7 +210,7 @@ impl<K> KeyedStates<'_, K> {
 pub(crate) fn chains_by_name(shards: impl IntoIterator<Item = Vec<NamedStates>>) -> ChainsByName {
     let mut grouped = ChainsByName::new();
     for links in shards {
-        let mut chains: HashMap<String, Chain> = HashMap::new();
+        let mut chains: HashMap<String, StateChain> = HashMap::new();
         for NamedStates(parts) in links {
             for (name, bytes) in parts {
                 chains.entry(name).or_default().push(bytes);

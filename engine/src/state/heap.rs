@@ -172,17 +172,18 @@ impl<K: Hash + Eq + Clone, V> KeyedStore<K, V> for HeapStore<K, V> {
     #[inline]
     fn get_or_insert_with(&mut self, key: &K, init: impl FnOnce() -> V) -> &mut V {
         // One hash and one probe either way; the key is cloned only when inserted.
+        let written_in = self.epoch;
         let tracked = match self.map.raw_entry_mut().from_key(key) {
-            RawEntryMut::Occupied(entry) => entry.into_mut(),
+            RawEntryMut::Occupied(entry) => {
+                let tracked = entry.into_mut();
+                tracked.written_in = written_in;
+                tracked
+            }
             RawEntryMut::Vacant(entry) => {
-                let tracked = Tracked {
-                    value: init(),
-                    written_in: self.epoch,
-                };
-                entry.insert(key.clone(), tracked).1
+                let value = init();
+                entry.insert(key.clone(), Tracked { value, written_in }).1
             }
         };
-        tracked.written_in = self.epoch;
         &mut tracked.value
     }
 

@@ -114,10 +114,7 @@ where
     let created = |store: std::io::Result<MmapStore<K, V>>| {
         store.unwrap_or_else(|e| panic!("cannot create a state file in {}: {e}", dir.display()))
     };
-    let point = context
-        .checkpoints
-        .as_ref()
-        .and_then(|c| c.restore.as_ref());
+    let point = restored_point(context, operator);
     let Some(point) = point.filter(|point| point.chains(operator.0).next().is_some()) else {
         return created(MmapStore::create(dir, &name));
     };
