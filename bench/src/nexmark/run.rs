@@ -10,7 +10,7 @@ use tidewater::prelude::*;
 
 use super::event::Event;
 use super::generator::{GeneratorConfig, NexmarkGenerator};
-use super::jsonl::{encode_line, write_event, JsonlError, Op, ResultFile};
+use super::jsonl::{encode_line, write_event, JsonlError, Op, ResultFile, ResultWriter};
 use super::partitioned::PartitionedOutput;
 use super::queries::q13::SideInputError;
 use super::queries::{
@@ -380,10 +380,18 @@ fn sink_changes<R: ResultRow>(
     changes.sink(move |change: Stamped<Change<R>>| {
         recorder.record(change.born_ns, change.value.checksum());
         if let Some(writer) = &mut writer {
-            let (row, op) = change.value.row();
-            writer.write(op, row);
+            write_change(writer, &change.value);
         }
     });
+}
+
+/// Writes `change` as a result line. Never inlined: that keeps the sink's closure small
+/// enough to be inlined into the sink's loop, which then reads each record in place (it
+/// copied each into its own frame first, a tenth of q22's time).
+#[inline(never)]
+fn write_change<R: ResultRow>(writer: &mut ResultWriter, change: &Change<R>) {
+    let (row, op) = change.row();
+    writer.write(op, row);
 }
 
 /// q10's sink: [`sink`], writing into the partition of each row's `dt` and `hm`.

@@ -20,7 +20,10 @@ impl<T, U, F: FnMut(T) -> U> Output<T> for MapOp<F, U> {
     fn push(&mut self, batch: Vec<T>) {
         enter(self.id);
         // `into_iter().map().collect()` reuses the batch's allocation when `U` fits in `T`.
-        let mapped: Vec<U> = batch.into_iter().map(&mut self.f).collect();
+        // (A closure calling `f`, not `&mut f`, whose forwarding `call_mut` copies records.)
+        let f = &mut self.f;
+        #[allow(clippy::redundant_closure)]
+        let mapped: Vec<U> = batch.into_iter().map(|record| f(record)).collect();
         self.next.push(mapped);
     }
 

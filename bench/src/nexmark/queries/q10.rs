@@ -6,7 +6,7 @@
 use serde::Serialize;
 use tidewater::DataStream;
 
-use super::{bids, ResultRow};
+use super::ResultRow;
 use crate::nexmark::calendar::{date_string, day_number, minute_of_day, minute_string};
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
@@ -33,19 +33,22 @@ pub struct Row {
 
 impl ResultRow for Row {}
 
-/// Every bid of `events` with its date and minute.
+/// The row of `bid`.
+pub fn row(bid: Bid) -> Row {
+    Row {
+        dt: date_string(day_number(bid.date_time)),
+        hm: minute_string(minute_of_day(bid.date_time)),
+        auction: bid.auction,
+        bidder: bid.bidder,
+        price: bid.price,
+        date_time: bid.date_time,
+        extra: bid.extra,
+    }
+}
+
+/// Every bid of `events` with its date and minute (one pass over the events, as q0).
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
-    bids(events)
-        .map(|bid: Stamped<Bid>| {
-            bid.map(|bid| Row {
-                dt: date_string(day_number(bid.date_time)),
-                hm: minute_string(minute_of_day(bid.date_time)),
-                auction: bid.auction,
-                bidder: bid.bidder,
-                price: bid.price,
-                date_time: bid.date_time,
-                extra: bid.extra,
-            })
-        })
+    events
+        .flat_map(|event: Stamped<Event>| event.filter_map(|event| event.into_bid().map(row)))
         .name("q10")
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tidewater::DataStream;
 
-use super::{bids, ResultRow};
+use super::ResultRow;
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
 
@@ -109,20 +109,23 @@ pub fn side_input(path: Option<&Path>) -> Result<SideInput, SideInputError> {
     Ok(Arc::new(table))
 }
 
-/// Every bid of `events` joined with `table`.
+/// The row of `bid` joined with `table`, if its key is in it.
+pub fn row(bid: Bid, table: &SideInput) -> Option<Row> {
+    let value = table.get(&(bid.auction % KEYS))?.clone();
+    Some(Row {
+        auction: bid.auction,
+        bidder: bid.bidder,
+        price: bid.price,
+        date_time: bid.date_time,
+        value,
+    })
+}
+
+/// Every bid of `events` joined with `table` (one pass over the events, as q0).
 pub fn query(events: &DataStream<Stamped<Event>>, table: SideInput) -> DataStream<Stamped<Row>> {
-    bids(events)
-        .flat_map(move |bid: Stamped<Bid>| {
-            bid.filter_map(|bid| {
-                let value = table.get(&(bid.auction % KEYS))?.clone();
-                Some(Row {
-                    auction: bid.auction,
-                    bidder: bid.bidder,
-                    price: bid.price,
-                    date_time: bid.date_time,
-                    value,
-                })
-            })
+    events
+        .flat_map(move |event: Stamped<Event>| {
+            event.filter_map(|event| row(event.into_bid()?, &table))
         })
         .name("q13")
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use tidewater::DataStream;
 
 use super::q1::DOLLARS_TO_EUROS;
-use super::{bids, ResultRow};
+use super::ResultRow;
 use crate::nexmark::calendar::hour;
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
@@ -44,22 +44,24 @@ pub fn bid_time_type(date_time: i64) -> &'static str {
     }
 }
 
-/// The bids of `events` in the price band, with the computed columns.
+/// The row of `bid`, if its price is in the band.
+pub fn row(bid: Bid) -> Option<Row> {
+    let price = DOLLARS_TO_EUROS * bid.price as f64;
+    (1_000_000.0 < price && price < 50_000_000.0).then(|| Row {
+        auction: bid.auction,
+        bidder: bid.bidder,
+        price,
+        bid_time_type: bid_time_type(bid.date_time),
+        date_time: bid.date_time,
+        c_counts: bid.extra.bytes().filter(|&b| b == b'c').count() as u64,
+        extra: bid.extra,
+    })
+}
+
+/// The bids of `events` in the price band, with the computed columns (one pass over the
+/// events, as q0).
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
-    bids(events)
-        .flat_map(|bid: Stamped<Bid>| {
-            bid.filter_map(|bid| {
-                let price = DOLLARS_TO_EUROS * bid.price as f64;
-                (1_000_000.0 < price && price < 50_000_000.0).then(|| Row {
-                    auction: bid.auction,
-                    bidder: bid.bidder,
-                    price,
-                    bid_time_type: bid_time_type(bid.date_time),
-                    date_time: bid.date_time,
-                    c_counts: bid.extra.bytes().filter(|&b| b == b'c').count() as u64,
-                    extra: bid.extra,
-                })
-            })
-        })
+    events
+        .flat_map(|event: Stamped<Event>| event.filter_map(|event| row(event.into_bid()?)))
         .name("q14")
 }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use tidewater::DataStream;
 
-use super::{bids, ResultRow};
+use super::ResultRow;
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
 use crate::nexmark::text::{split_ascii, Text};
@@ -52,19 +52,21 @@ pub fn channel_id(channel: &str, url: &Text) -> Option<Text> {
     id
 }
 
-/// The bids of `events` that have a channel id, with it.
+/// The row of `bid`, if it has a channel id.
+pub fn row(bid: Bid) -> Option<Row> {
+    Some(Row {
+        channel_id: channel_id(&bid.channel, &bid.url)?,
+        auction: bid.auction,
+        bidder: bid.bidder,
+        price: bid.price,
+        channel: bid.channel,
+    })
+}
+
+/// The bids of `events` that have a channel id, with it (one pass over the events, as q0:
+/// picking the bids in a pass of their own moved every bid once more).
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
-    bids(events)
-        .flat_map(|bid: Stamped<Bid>| {
-            bid.filter_map(|bid| {
-                Some(Row {
-                    channel_id: channel_id(&bid.channel, &bid.url)?,
-                    auction: bid.auction,
-                    bidder: bid.bidder,
-                    price: bid.price,
-                    channel: bid.channel,
-                })
-            })
-        })
+    events
+        .flat_map(|event: Stamped<Event>| event.filter_map(|event| row(event.into_bid()?)))
         .name("q21")
 }

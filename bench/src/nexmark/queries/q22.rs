@@ -5,7 +5,7 @@
 use serde::Serialize;
 use tidewater::DataStream;
 
-use super::{bids, ResultRow};
+use super::ResultRow;
 use crate::nexmark::event::{Bid, Event};
 use crate::nexmark::source::Stamped;
 use crate::nexmark::text::{split_ascii, Text};
@@ -37,22 +37,23 @@ pub fn directories(url: &str) -> [Option<&str>; 3] {
     [parts.next(), parts.next(), parts.next()]
 }
 
-/// Every bid of `events` with its URL's directories.
+/// The row of `bid`.
+pub fn row(bid: Bid) -> Row {
+    let [dir1, dir2, dir3] = bid.url.substrings(directories);
+    Row {
+        dir1,
+        dir2,
+        dir3,
+        auction: bid.auction,
+        bidder: bid.bidder,
+        price: bid.price,
+        channel: bid.channel,
+    }
+}
+
+/// Every bid of `events` with its URL's directories (one pass over the events, as q0).
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
-    bids(events)
-        .map(|bid: Stamped<Bid>| {
-            bid.map(|bid| {
-                let [dir1, dir2, dir3] = bid.url.substrings(directories);
-                Row {
-                    dir1,
-                    dir2,
-                    dir3,
-                    auction: bid.auction,
-                    bidder: bid.bidder,
-                    price: bid.price,
-                    channel: bid.channel,
-                }
-            })
-        })
+    events
+        .flat_map(|event: Stamped<Event>| event.filter_map(|event| event.into_bid().map(row)))
         .name("q22")
 }
