@@ -14,8 +14,8 @@ use super::jsonl::{encode_line, write_event, JsonlError, Op, ResultFile, ResultW
 use super::partitioned::PartitionedOutput;
 use super::queries::q13::SideInputError;
 use super::queries::{
-    q0, q1, q10, q11, q12, q13, q14, q15, q16, q17, q18, q19, q2, q20, q21, q22, q3, q4, q5, q6,
-    q7, q8, q9, Change, ResultRow,
+    change_checksum, inserted, q0, q1, q10, q11, q12, q13, q14, q15, q16, q17, q18, q19, q2, q20,
+    q21, q22, q3, q4, q5, q6, q7, q8, q9, Change, ResultRow,
 };
 use super::source::{interleaved, ErrorSlot, FileEvents, GeneratedEvents, Stamped};
 use crate::latency::Totals;
@@ -349,11 +349,7 @@ enum Output {
 
 /// A sink that records each row's latency and checksum and, with `output`, writes it.
 fn sink<R: ResultRow>(rows: &DataStream<Stamped<R>>, totals: &Totals, output: &Output) {
-    sink_changes(
-        &rows.map(|row: Stamped<R>| row.map(Change::Insert)),
-        totals,
-        output,
-    );
+    sink_records(rows, inserted::<R>, totals, output);
 }
 
 /// [`sink`] for a query whose results are changes (inserted and retracted rows).
@@ -362,35 +358,43 @@ fn sink_changes<R: ResultRow>(
     totals: &Totals,
     output: &Output,
 ) {
+    sink_records(changes, Change::row, totals, output);
+}
+
+/// [`sink`] of records that `change` reads a row and its [`Op`] from (rows are read in place:
+/// wrapping each row of an append-only query in a [`Change`] first was a pass of its own).
+fn sink_records<C: tidewater::Data, R: ResultRow>(
+    records: &DataStream<Stamped<C>>,
+    change: fn(&C) -> (&R, Op),
+    totals: &Totals,
+    output: &Output,
+) {
     if let Output::Transactional(folder) = output {
-        let lines = FileSink::new(
-            folder,
-            |change: &Stamped<Change<R>>, buffer: &mut Vec<u8>| {
-                let (row, op) = change.value.row();
-                encode_line(buffer, op, row);
-            },
-        );
-        changes.sink_to_files(lines.suffix(".jsonl"));
+        let lines = FileSink::new(folder, move |record: &Stamped<C>, buffer: &mut Vec<u8>| {
+            let (row, op) = change(&record.value);
+            encode_line(buffer, op, row);
+        });
+        records.sink_to_files(lines.suffix(".jsonl"));
     }
     let mut recorder = totals.recorder();
     let mut writer = match output {
         Output::File(file) => Some(file.writer()),
         _ => None,
     };
-    changes.sink(move |change: Stamped<Change<R>>| {
-        recorder.record(change.born_ns, change.value.checksum());
+    records.sink(move |record: Stamped<C>| {
+        let (row, op) = change(&record.value);
+        recorder.record(record.born_ns, change_checksum(row, op));
         if let Some(writer) = &mut writer {
-            write_change(writer, &change.value);
+            write_row(writer, op, row);
         }
     });
 }
 
-/// Writes `change` as a result line. Never inlined: that keeps the sink's closure small
-/// enough to be inlined into the sink's loop, which then reads each record in place (it
-/// copied each into its own frame first, a tenth of q22's time).
+/// Writes `row` as a result line. Never inlined: that keeps the sink's closure small enough
+/// to be inlined into the sink's loop, which then reads each record in place (it copied each
+/// into its own frame first, a tenth of q22's time).
 #[inline(never)]
-fn write_change<R: ResultRow>(writer: &mut ResultWriter, change: &Change<R>) {
-    let (row, op) = change.row();
+fn write_row<R: ResultRow>(writer: &mut ResultWriter, op: Op, row: &R) {
     writer.write(op, row);
 }
 

@@ -114,6 +114,25 @@ impl<'a> Iterator for SplitAscii<'a> {
     }
 }
 
+/// The offsets of the first `M` `separator`s (ASCII) in `text`, and how many of them it has
+/// (at most `M`). For the parts of a URL that a query picks by number: a [`split_ascii`]
+/// step per part took twice the instructions.
+#[inline]
+pub fn separators<const M: usize>(text: &str, separator: u8) -> ([usize; M], usize) {
+    let bytes = text.as_bytes();
+    let (mut found, mut count, mut block) = ([0; M], 0, 0);
+    while count < M && block < bytes.len() {
+        let mut mask = block_mask(&bytes[block..], separator);
+        while mask != 0 && count < M {
+            found[count] = block + mask.trailing_zeros() as usize;
+            count += 1;
+            mask &= mask - 1;
+        }
+        block += BLOCK;
+    }
+    (found, count)
+}
+
 /// The bytes [`block_mask`] compares at once.
 const BLOCK: usize = 16;
 
@@ -336,6 +355,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn separators_are_the_first_offsets() {
+        let text = "0123456789abcde/g/123456789abcde//123456789abcdef/";
+        let all: Vec<usize> = text.match_indices('/').map(|(at, _)| at).collect();
+        assert_eq!(separators::<3>(text, b'/'), ([15, 17, 32], 3));
+        let (found, count) = separators::<8>(text, b'/');
+        assert_eq!((&found[..count], count), (&all[..], all.len()));
+        assert_eq!(separators::<2>("no separator", b'/'), ([0, 0], 0));
     }
 
     #[test]

@@ -58,13 +58,19 @@ impl<R: ResultRow> Change<R> {
             Change::Retract(row) => (row, Op::Retract),
         }
     }
+}
 
-    /// The change's part of the run's checksum: the row's, negated for a retraction.
-    pub fn checksum(&self) -> u64 {
-        match self {
-            Change::Insert(row) => row.checksum(),
-            Change::Retract(row) => row.checksum().wrapping_neg(),
-        }
+/// `row` added (as the rows of an append-only query are).
+pub fn inserted<R>(row: &R) -> (&R, Op) {
+    (row, Op::Insert)
+}
+
+/// A change's part of the run's checksum: its row's, negated for a retraction.
+#[inline]
+pub fn change_checksum<R: ResultRow>(row: &R, op: Op) -> u64 {
+    match op {
+        Op::Insert => row.checksum(),
+        Op::Retract => row.checksum().wrapping_neg(),
     }
 }
 
