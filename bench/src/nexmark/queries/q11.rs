@@ -8,8 +8,8 @@ use serde::Serialize;
 use tidewater::operators::window::{session, Windowed};
 use tidewater::DataStream;
 
-use super::{bids, CountStamped, ResultRow};
-use crate::nexmark::event::{Bid, Event};
+use super::{bid_ids, BidId, CountStamped, ResultRow};
+use crate::nexmark::event::Event;
 use crate::nexmark::source::Stamped;
 
 /// The session gap.
@@ -47,8 +47,8 @@ pub fn row(count: Windowed<i64, (u64, u64)>) -> Stamped<Row> {
 
 /// Every bidder's sessions in `events`.
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
-    bids(events)
-        .key_by(|bid: &Stamped<Bid>| bid.value.bidder)
+    bid_ids(events, |bid| bid.bidder)
+        .key_by(|bid: &Stamped<BidId>| bid.value.id)
         .window(session(GAP))
         .aggregate(CountStamped)
         .map(row)

@@ -9,8 +9,8 @@ use tidewater::operators::window::tumbling;
 use tidewater::DataStream;
 
 use super::q11::{row, Row};
-use super::{bids, CountStamped};
-use crate::nexmark::event::{Bid, Event};
+use super::{bid_ids, BidId, CountStamped};
+use crate::nexmark::event::Event;
 use crate::nexmark::source::Stamped;
 
 /// The window size.
@@ -18,8 +18,8 @@ pub const SIZE: Duration = Duration::from_secs(10);
 
 /// Every bidder's bid counts per processing-time window over `events`.
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
-    bids(events)
-        .key_by(|bid: &Stamped<Bid>| bid.value.bidder)
+    bid_ids(events, |bid| bid.bidder)
+        .key_by(|bid: &Stamped<BidId>| bid.value.id)
         .window(tumbling(SIZE).processing_time())
         .aggregate(CountStamped)
         .map(row)

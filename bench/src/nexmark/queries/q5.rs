@@ -16,7 +16,7 @@ use tidewater::operators::window::{sliding, tumbling, Windowed};
 use tidewater::operators::AggregateFunction;
 use tidewater::DataStream;
 
-use super::{newest, CountStamped, ResultRow};
+use super::{bid_ids, newest, BidId, CountStamped, ResultRow};
 use crate::nexmark::event::Event;
 use crate::nexmark::source::Stamped;
 
@@ -42,25 +42,6 @@ impl ResultRow for Row {}
 
 /// An auction's count in one window: `Windowed { key: auction, value: (count, birth) }`.
 type AuctionCount = Windowed<i64, (u64, u64)>;
-
-/// A bid as q5 reads it: which auction, and when. Only these cross to the auction's shard,
-/// not the whole bid (a fifth of the bytes; timely's q5 sends the same).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuctionBid {
-    /// The bid's auction.
-    pub auction: i64,
-    /// When, epoch ms.
-    pub date_time: i64,
-}
-
-/// The auction and time of `event`, if it is a bid.
-fn auction_bid(event: Event) -> Option<AuctionBid> {
-    let bid = event.into_bid()?;
-    Some(AuctionBid {
-        auction: bid.auction,
-        date_time: bid.date_time,
-    })
-}
 
 /// The largest count in a window and the auctions that have it.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -126,10 +107,8 @@ impl AggregateFunction<AuctionCount> for MaxCount {
 
 /// The hottest auctions of every sliding window over the bids of `events`.
 pub fn query(events: &DataStream<Stamped<Event>>) -> DataStream<Stamped<Row>> {
-    events
-        .flat_map(|event: Stamped<Event>| event.filter_map(auction_bid))
-        .event_time(|bid: &Stamped<AuctionBid>| bid.value.date_time)
-        .key_by(|bid: &Stamped<AuctionBid>| bid.value.auction)
+    bid_ids(events, |bid| bid.auction)
+        .key_by(|bid: &Stamped<BidId>| bid.value.id)
         .window(sliding(SIZE, SLIDE))
         .aggregate(CountStamped)
         .key_by(|count: &AuctionCount| count.window.start)
