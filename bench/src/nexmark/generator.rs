@@ -666,6 +666,26 @@ mod tests {
     }
 
     #[test]
+    fn channel_slots_hold_each_name_and_url() {
+        let tables = Tables::new(7);
+        let with_id = (0..CHANNELS_NUMBER)
+            .filter(|&number| {
+                let (name, url) = tables.channel(number);
+                assert_eq!(name, format!("channel-{number}"));
+                assert!(url.starts_with("https://www.nexmark.com/"), "{url}");
+                let id = url.split_once("&channel_id=").map(|(_, id)| id);
+                if let Some(id) = id {
+                    let expected = (number as i32).reverse_bits().wrapping_abs();
+                    assert_eq!(id, expected.to_string());
+                }
+                id.is_some()
+            })
+            .count();
+        // About half the channels have an id in their URL.
+        assert!((4_500..5_500).contains(&with_id), "{with_id} with an id");
+    }
+
+    #[test]
     fn pools_are_letters_and_spaces() {
         assert!(LETTERS.bytes().all(|b| b.is_ascii_lowercase()));
         let spaces = SPACED.bytes().filter(|&b| b == b' ').count();
