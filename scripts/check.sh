@@ -32,4 +32,6 @@ for mode in latency throughput; do
     ./target/release/tidewater-bench fraud --mode "$mode" --rate 20000 --events 20000 \
         --cards 2000 --shards 2 | tail -n 1 | python3 scripts/check_summary.py
 done
+./target/release/tidewater-bench fraud --caller shard --rate 20000 --events 20000 \
+    --cards 2000 --shards 2 | tail -n 1 | python3 scripts/check_summary.py
 echo "check.sh: all gates passed" >&2

@@ -7,7 +7,8 @@
 //!   the reply's waker fires: a caller awaiting it would be woken then). Between sends the
 //!   driver sleeps (at least [`NAP`], so that on a small machine it leaves the cores to the
 //!   shards): payments due meanwhile go out together when it wakes, and how late the sends
-//!   were against the schedule is reported as `send_lag_us`.
+//!   were against the schedule is reported as `send_lag_us`. With `--caller shard` the
+//!   driver is instead a task on shard 0 ([`on_shard`]), as in a thread-per-core service.
 //! - **throughput** mode: streaming. The driver pushes payments as fast as the job takes them
 //!   (or at `--rate`), a reader thread takes the replies from the egress; one payment in
 //!   `--latency-sample` has its latency recorded.
@@ -30,6 +31,8 @@ use tidewater::connectors::{PushError, Request, ScoreError};
 use tidewater::{Batching, Env, JobConfig};
 
 use crate::fraud::{self, generate, GeneratorConfig, Labelled, Model, Quality, Score};
+
+mod on_shard;
 use crate::summary::{summary, RunStats};
 
 /// Which wiring, and which batching, the job runs with.
@@ -39,6 +42,16 @@ pub enum Mode {
     Latency,
     /// Streaming ingress → egress, throughput-first batching.
     Throughput,
+}
+
+/// Where request–reply's driver runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Caller {
+    /// On a thread of its own, as a service's request threads would.
+    Thread,
+    /// As a task on shard 0 ([`Env::spawn_on_shards`]), as a thread-per-core service's
+    /// request handlers would: no thread beyond the shards competes for the cores.
+    Shard,
 }
 
 /// What to run.
@@ -60,6 +73,8 @@ pub struct Options {
     /// The batching, if not the mode's own (latency-first for request–reply, throughput-first
     /// for streaming).
     pub batching: Option<Batching>,
+    /// Where request–reply's driver runs.
+    pub caller: Caller,
 }
 
 /// Runs the benchmark and returns its summary line.
@@ -83,8 +98,11 @@ pub fn run(options: &Options, config: JobConfig) -> anyhow::Result<Value> {
             let rate = options
                 .rate
                 .context("latency mode needs --rate (payments per second)")?;
-            let batching = options.batching.unwrap_or(Batching::Latency);
-            request_reply(&payments, job, config.batching(batching), rate)?
+            let config = config.batching(options.batching.unwrap_or(Batching::Latency));
+            match options.caller {
+                Caller::Thread => request_reply(&payments, job, config, rate)?,
+                Caller::Shard => on_shard::request_reply(payments, job, config, rate)?,
+            }
         }
         Mode::Throughput => streaming(
             &payments,

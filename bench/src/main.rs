@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use tidewater::checkpoint::CheckpointConfig;
 use tidewater::{JobConfig, Pinning};
 
-use tidewater_bench::fraud_run::{self, Mode};
+use tidewater_bench::fraud_run::{self, Caller, Mode};
 use tidewater_bench::jobs::{self, Job, Spec, StateBackend};
 use tidewater_bench::nexmark::{self, GeneratorConfig, Query};
 use tidewater_bench::summary::summary;
@@ -223,6 +223,9 @@ struct FraudArgs {
     /// A card idle this long (seconds of processing time) is forgotten.
     #[arg(long, default_value_t = 3600)]
     card_ttl_s: u64,
+    /// Where request–reply's driver runs: a thread of its own, or a task on shard 0.
+    #[arg(long, value_enum, default_value_t = Caller::Thread)]
+    caller: Caller,
     #[command(flatten)]
     run: EngineArgs,
 }
@@ -333,6 +336,7 @@ fn run_fraud(args: FraudArgs) -> anyhow::Result<()> {
         card_ttl: std::time::Duration::from_secs(args.card_ttl_s),
         latency_sample: args.run.latency_sample(),
         batching: args.run.batching(),
+        caller: args.caller,
     };
     eprintln!(
         "fraud ({:?}) on tidewater: {} payments, {} cards, {} shards{}",

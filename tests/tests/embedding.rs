@@ -1,8 +1,9 @@
 //! Embedding: records pushed through an `Ingress` from many threads reach the job exactly
 //! once, on the shard that owns their key; an `Egress` delivers every result; `score()`
 //! resolves with the reply to its own event under concurrent callers (threads and tokio
-//! tasks); a full queue pushes back instead of dropping; a failing job fails its callers
-//! instead of leaving them waiting.
+//! tasks, tasks on the shards themselves); a full queue pushes back instead of dropping; a
+//! failing job fails its callers instead of leaving them waiting; replies come even after
+//! the last scorer is dropped.
 
 use std::collections::BTreeMap;
 use std::thread;
@@ -227,4 +228,110 @@ fn handles_of_a_job_that_never_runs_fail_instead_of_waiting() {
     ));
     assert_eq!(results.next(), None);
     assert_eq!(scorer.score_blocking(2), Err(ScoreError::Closed));
+}
+
+#[test]
+fn replies_come_after_the_last_scorer_is_gone() {
+    for batching in [Batching::Latency, Batching::Throughput] {
+        let env = Env::new(config(2, batching));
+        let (scorer, requests) = env.request_reply(64, |event: &u64| event % 7);
+        requests.process(Echo::default()).reply_to(&scorer);
+        let job = env.execute_async().unwrap();
+        let replies: Vec<_> = (0..20u64)
+            .map(|event| (event, scorer.try_score(event).ok().unwrap()))
+            .collect();
+        drop(scorer);
+        for (event, reply) in replies {
+            let (echo, _) = futures_lite::future::block_on(reply).unwrap();
+            assert_eq!(echo, event);
+        }
+        assert_eq!(job.join().unwrap().sink_records, 20);
+    }
+}
+
+#[test]
+fn tasks_on_the_shards_score_and_await_their_replies() {
+    use std::sync::{mpsc, Arc, Mutex};
+    use std::time::Duration;
+
+    let env = Env::new(config(2, Batching::Latency));
+    let (scorer, requests) = env.request_reply(64, |event: &u64| event % 7);
+    requests.process(Echo::default()).reply_to(&scorer);
+    let (done, results) = mpsc::channel();
+    // Each shard's task takes a scorer and the channel to report on; the job's requests end
+    // once every task has dropped its scorer.
+    let handles = Arc::new(Mutex::new(vec![
+        (scorer.clone(), done.clone()),
+        (scorer, done),
+    ]));
+    env.spawn_on_shards(move |shard| {
+        let (scorer, done) = handles.lock().unwrap().pop().unwrap();
+        async move {
+            let mut answered = Vec::new();
+            for i in 0..200u64 {
+                let event = shard as u64 * 1_000_000 + i;
+                let (echo, _) = scorer.score(event).await.unwrap();
+                answered.push(echo == event);
+            }
+            // Requests sent, then the scorer dropped before their replies came.
+            let pending: Vec<_> = (200..220u64)
+                .map(|i| scorer.try_score(shard as u64 * 1_000_000 + i).ok().unwrap())
+                .collect();
+            drop(scorer);
+            for reply in pending {
+                answered.push(reply.await.is_ok());
+            }
+            done.send((shard, answered)).unwrap();
+        }
+    });
+    let job = env.execute_async().unwrap();
+    let mut shards = Vec::new();
+    for _ in 0..2 {
+        let (shard, answered) = results
+            .recv_timeout(Duration::from_secs(60))
+            .expect("every shard's task reports");
+        assert_eq!(answered.len(), 220);
+        assert!(
+            answered.iter().all(|ok| *ok),
+            "shard {shard}: a reply missing or wrong"
+        );
+        shards.push(shard);
+    }
+    shards.sort_unstable();
+    assert_eq!(shards, [0, 1]);
+    assert_eq!(job.join().unwrap().sink_records, 2 * 220);
+}
+
+#[test]
+fn a_panicking_task_on_a_shard_fails_the_job_and_its_callers() {
+    let env = Env::new(config(2, Batching::Latency));
+    let (scorer, requests) = env.request_reply(16, |event: &u64| event % 7);
+    requests.process(Echo::default()).reply_to(&scorer);
+    let on_shards = scorer.clone();
+    env.spawn_on_shards(move |shard| {
+        let scorer = on_shards.clone();
+        async move {
+            if shard == 1 {
+                // Wait for a reply first, so that the job is running when the task fails.
+                scorer.score(1).await.unwrap();
+                panic!("a handler failed");
+            }
+        }
+    });
+    let job = env.execute_async().unwrap();
+    // The job fails, so this caller is told instead of waiting (the scorer keeps the
+    // requests open: without the failure, the job would not end).
+    let failed = loop {
+        if let Err(error) = scorer.score_blocking(2) {
+            break error;
+        }
+    };
+    assert!(matches!(failed, ScoreError::NoReply | ScoreError::Closed));
+    match job.join() {
+        Err(JobError::OperatorFailed { shard, message, .. }) => {
+            assert_eq!(shard, 1);
+            assert!(message.contains("a handler failed"), "{message}");
+        }
+        other => panic!("expected the task's failure, got {other:?}"),
+    }
 }

@@ -1,6 +1,7 @@
 //! The job environment: where sources come from and where a job is started.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -132,6 +133,28 @@ impl Env {
         let (ingress, requests) =
             self.keyed_ingress(capacity, move |request: &Request<T>| key(&request.event));
         (Scorer::new(ingress), requests)
+    }
+
+    /// Runs `task(shard)` on every shard's own thread, as a task of the shard's executor next
+    /// to the job's operators: for a service built thread-per-core, whose request handlers
+    /// call [`Scorer::try_score`] or [`Scorer::score`] and await the reply on a shard instead
+    /// of on threads of their own, which would compete with the shards for cores.
+    ///
+    /// `task` is called once per shard on the shard's thread when the job starts; its future
+    /// need not be `Send`. It shares the thread with the shard's operators, so it must never
+    /// block it (no blocking calls, no [`Scorer::score_blocking`]): it awaits instead (it may
+    /// spawn more local tasks with `glommio::spawn_local`). The job ends once its streams
+    /// and these tasks have ended; if it fails or is cancelled, unfinished tasks are dropped.
+    /// A panic in a task fails the job like one in an operator.
+    pub fn spawn_on_shards<F, Fut>(&self, task: F)
+    where
+        F: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.graph
+            .borrow_mut()
+            .shard_tasks
+            .push(Arc::new(move |shard| Box::pin(task(shard))));
     }
 
     /// Starts the job and returns at once (Flink's `executeAsync`).

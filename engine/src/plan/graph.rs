@@ -30,6 +30,9 @@ pub(crate) type StageTask = Pin<Box<dyn Future<Output = Result<(), JobError>>>>;
 /// Makes, on one shard, the task of one stage.
 pub(crate) type StageFactory = Arc<dyn Fn(&mut ShardBuilder) -> StageTask + Send + Sync>;
 
+/// Makes, on the shard it is given, a user task to run next to the shard's operators.
+pub(crate) type ShardTask = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = ()>>> + Send + Sync>;
+
 /// Makes, on one shard, the buffer and downstream of one side output.
 pub(crate) type SideFactory = Arc<dyn Fn(&mut ShardBuilder) -> Box<dyn SideChannel> + Send + Sync>;
 
@@ -50,6 +53,8 @@ pub(crate) struct Graph {
     pub(crate) source_stages: usize,
     /// The shard count the job will run with.
     pub(crate) shards: usize,
+    /// User tasks run on every shard ([`crate::Env::spawn_on_shards`]).
+    pub(crate) shard_tasks: Vec<ShardTask>,
 }
 
 /// A transactional sink's clean-up before a (re)start.

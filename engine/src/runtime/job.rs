@@ -1,14 +1,18 @@
 //! Starting a job's shards, and the handle that waits for them.
 
 use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_lite::FutureExt;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
-use super::stage::guard;
+use super::stage::{guard, panic_message};
 use super::{JobControl, ShardContext, WatermarkAlignment};
 use crate::checkpoint::coordinator::{BarrierRequest, Coordinator, SourceRange};
 use crate::checkpoint::restore::{self, RestorePoint};
@@ -297,6 +301,11 @@ async fn run_shard(
         Err(error) => return context.control.fail(error),
     };
     context.metrics.mark_ready();
+    let user_tasks: Vec<_> = graph
+        .shard_tasks
+        .iter()
+        .map(|task| spawn_shard_task(task(context.shard), &context))
+        .collect();
     let running: Vec<_> = tasks
         .into_iter()
         .map(|task| {
@@ -311,6 +320,32 @@ async fn run_shard(
     for task in running {
         task.await;
     }
+    // The user tasks keep the shard until they end, unless the job failed or was cancelled
+    // (then they are dropped).
+    for task in user_tasks {
+        if context.control.is_cancelled() {
+            break;
+        }
+        task.await;
+    }
+}
+
+/// Runs a user task ([`crate::Env::spawn_on_shards`]) on this shard. Its panic fails the job.
+fn spawn_shard_task(
+    task: Pin<Box<dyn Future<Output = ()>>>,
+    context: &Rc<ShardContext>,
+) -> glommio::task::JoinHandle<()> {
+    let (control, shard) = (context.control.clone(), context.shard);
+    glommio::spawn_local(async move {
+        if let Err(payload) = AssertUnwindSafe(task).catch_unwind().await {
+            control.fail(JobError::OperatorFailed {
+                operator: "a task spawned on the shards".to_string(),
+                shard,
+                message: panic_message(payload.as_ref()),
+            });
+        }
+    })
+    .detach()
 }
 
 /// The checkpoint storage, opened and locked, the checkpoint to resume from, and where the

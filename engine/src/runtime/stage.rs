@@ -54,7 +54,8 @@ pub(crate) fn guard<R>(context: &ShardContext, f: impl FnOnce() -> R) -> Result<
     })
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+/// The message a panic's payload carries.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&str>() {
         (*message).to_string()
     } else if let Some(message) = payload.downcast_ref::<String>() {
