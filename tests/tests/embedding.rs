@@ -335,3 +335,20 @@ fn a_panicking_task_on_a_shard_fails_the_job_and_its_callers() {
         other => panic!("expected the task's failure, got {other:?}"),
     }
 }
+
+#[test]
+fn cancelling_ends_a_job_whose_shard_task_runs_on() {
+    let env = Env::new(config(2, Batching::Latency));
+    let (seen, records) = std::sync::mpsc::channel();
+    env.from_collection((0..10u64).collect())
+        .sink(move |record: u64| seen.send(record).unwrap());
+    // A task that never ends keeps the job after its stream has ended...
+    env.spawn_on_shards(|_| futures_lite::future::pending::<()>());
+    let job = env.execute_async().unwrap();
+    let mut got: Vec<u64> = records.iter().take(10).collect();
+    got.sort_unstable();
+    assert_eq!(got, (0..10).collect::<Vec<_>>());
+    // ... until it is cancelled.
+    job.cancel();
+    assert!(job.join().is_err(), "a cancelled job reports so");
+}

@@ -320,15 +320,24 @@ async fn run_shard(
     for task in running {
         task.await;
     }
-    // The user tasks keep the shard until they end, unless the job failed or was cancelled
-    // (then they are dropped).
-    for task in user_tasks {
-        if context.control.is_cancelled() {
-            break;
+    // The user tasks keep the shard until they end, unless the job fails or is cancelled
+    // (then they are dropped with the executor).
+    let cancelled = async {
+        while !context.control.is_cancelled() {
+            glommio::timer::sleep(CANCEL_POLL).await;
         }
-        task.await;
-    }
+    };
+    let tasks_done = async {
+        for task in user_tasks {
+            task.await;
+        }
+    };
+    futures_lite::future::or(tasks_done, cancelled).await;
 }
+
+/// How often a shard whose stages have ended looks whether the job was cancelled while its
+/// user tasks run on.
+const CANCEL_POLL: Duration = Duration::from_millis(10);
 
 /// Runs a user task ([`crate::Env::spawn_on_shards`]) on this shard. Its panic fails the job.
 fn spawn_shard_task(
