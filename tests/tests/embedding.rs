@@ -352,3 +352,24 @@ fn cancelling_ends_a_job_whose_shard_task_runs_on() {
     job.cancel();
     assert!(job.join().is_err(), "a cancelled job reports so");
 }
+
+#[test]
+fn a_panic_making_a_shard_task_fails_the_job() {
+    let env = Env::new(config(2, Batching::Latency));
+    let (ingress, stream) = env.ingress::<u64>(16);
+    stream.sink(|_: u64| {});
+    env.spawn_on_shards(|shard| {
+        assert_ne!(shard, 1, "no handler for shard 1");
+        async {}
+    });
+    let job = env.execute_async().unwrap();
+    // The ingress keeps the job's stream open: only the failure ends it.
+    match job.join() {
+        Err(JobError::OperatorFailed { shard, message, .. }) => {
+            assert_eq!(shard, 1);
+            assert!(message.contains("no handler for shard 1"), "{message}");
+        }
+        other => panic!("expected the failure, got {other:?}"),
+    }
+    drop(ingress);
+}

@@ -301,11 +301,21 @@ async fn run_shard(
         Err(error) => return context.control.fail(error),
     };
     context.metrics.mark_ready();
-    let user_tasks: Vec<_> = graph
-        .shard_tasks
-        .iter()
-        .map(|task| spawn_shard_task(task(context.shard), &context))
-        .collect();
+    let made = guard(&context, || {
+        let shard = context.shard;
+        graph
+            .shard_tasks
+            .iter()
+            .map(|make| make(shard))
+            .collect::<Vec<_>>()
+    });
+    let user_tasks: Vec<_> = match made {
+        Ok(made) => made
+            .into_iter()
+            .map(|task| spawn_shard_task(task, &context))
+            .collect(),
+        Err(error) => return context.control.fail(error),
+    };
     let running: Vec<_> = tasks
         .into_iter()
         .map(|task| {
