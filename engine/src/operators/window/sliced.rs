@@ -328,10 +328,20 @@ impl<K, A> SlicedState<K, A> {
     /// none.
     #[inline]
     fn slice_index(&mut self, start: Timestamp) -> usize {
+        // Time-ordered input: nearly always the newest slice. The rest stays out of line, so
+        // that this check inlines into the per-record loop.
+        match self.slices.back() {
+            Some(newest) if newest.start == start => self.slices.len() - 1,
+            _ => self.find_or_add_slice(start),
+        }
+    }
+
+    /// [`slice_index`](Self::slice_index) for a slice that is not the newest: an older one,
+    /// found by search, or a new one, inserted in order.
+    #[inline(never)]
+    fn find_or_add_slice(&mut self, start: Timestamp) -> usize {
         let newest = self.slices.back().map(|slice| slice.start);
         let index = match newest {
-            // Time-ordered input: the newest slice, or a new one after it.
-            Some(newest) if newest == start => return self.slices.len() - 1,
             Some(newest) if newest > start => {
                 match self
                     .slices
