@@ -37,6 +37,7 @@
 use std::sync::{Mutex, PoisonError};
 
 use super::event::{Auction, Bid, Event, Kind, Person};
+use super::pow10::pow10;
 use super::text::Text;
 use crate::workload::{below, splitmix64};
 
@@ -579,7 +580,7 @@ impl Rng {
     #[inline]
     fn price(&mut self) -> i64 {
         // `floor(x + 0.5)` is `round` for positive `x`, and inlines (`round` is a libm call).
-        ((self.unit() * 6.0 * std::f64::consts::LN_10).exp() * 100.0 + 0.5) as i64
+        (pow10(6.0 * self.unit()) * 100.0 + 0.5) as i64
     }
 
     /// A window of `len` bytes of `pool`.

@@ -20,6 +20,7 @@ pub mod event;
 pub mod generator;
 pub mod jsonl;
 pub mod partitioned;
+pub mod pow10;
 pub mod queries;
 pub mod run;
 pub mod source;
