@@ -3,7 +3,9 @@
 //! resolves with the reply to its own event under concurrent callers (threads and tokio
 //! tasks, tasks on the shards themselves); a full queue pushes back instead of dropping; a
 //! failing job fails its callers instead of leaving them waiting; replies come even after
-//! the last scorer is dropped.
+//! the last scorer is dropped. Tasks on the shards end with the job: a scorer their closure
+//! captured does not keep it open, cancelling drops them, and a panic in them (or in a task
+//! they spawn) fails it.
 
 use std::collections::BTreeMap;
 use std::thread;
@@ -321,12 +323,8 @@ fn a_panicking_task_on_a_shard_fails_the_job_and_its_callers() {
     let job = env.execute_async().unwrap();
     // The job fails, so this caller is told instead of waiting (the scorer keeps the
     // requests open: without the failure, the job would not end).
-    let failed = loop {
-        if let Err(error) = scorer.score_blocking(2) {
-            break error;
-        }
-    };
-    assert!(matches!(failed, ScoreError::NoReply | ScoreError::Closed));
+    let told = (0..1_000_000).any(|event| scorer.score_blocking(event).is_err());
+    assert!(told, "the caller kept getting replies from a failed job");
     match job.join() {
         Err(JobError::OperatorFailed { shard, message, .. }) => {
             assert_eq!(shard, 1);
@@ -350,7 +348,111 @@ fn cancelling_ends_a_job_whose_shard_task_runs_on() {
     assert_eq!(got, (0..10).collect::<Vec<_>>());
     // ... until it is cancelled.
     job.cancel();
-    assert!(job.join().is_err(), "a cancelled job reports so");
+    assert!(
+        matches!(job.join(), Err(JobError::Cancelled)),
+        "a cancelled job reports so"
+    );
+}
+
+#[test]
+fn cancelling_drops_the_tasks_on_the_shards() {
+    use std::sync::mpsc::{self, TryRecvError};
+    use std::sync::{Arc, Mutex};
+
+    let env = Env::new(config(2, Batching::Latency));
+    let (ingress, stream) = env.ingress::<u64>(16);
+    stream.sink(|_: u64| {});
+    // Each task holds a sender and waits for a message from this thread that never comes:
+    // its waker sits in a channel this thread keeps, outside the job.
+    let (held, gone) = mpsc::channel::<()>();
+    let (started, running) = mpsc::channel();
+    let (keep, waits): (Vec<_>, Vec<_>) = (0..2)
+        .map(|_| tokio::sync::oneshot::channel::<()>())
+        .unzip();
+    let parts: Vec<_> = waits
+        .into_iter()
+        .map(|wait| (held.clone(), started.clone(), wait))
+        .collect();
+    drop((held, started));
+    let parts = Arc::new(Mutex::new(parts));
+    env.spawn_on_shards(move |_| {
+        let (held, started, wait) = parts.lock().unwrap().pop().unwrap();
+        async move {
+            started.send(()).unwrap();
+            let _ = wait.await;
+            drop(held);
+        }
+    });
+    let job = env.execute_async().unwrap();
+    running.recv().unwrap();
+    running.recv().unwrap();
+    job.cancel();
+    assert!(matches!(job.join(), Err(JobError::Cancelled)));
+    // Both tasks' futures are gone with the job, senders and all.
+    assert_eq!(gone.try_recv(), Err(TryRecvError::Disconnected));
+    drop((keep, ingress));
+}
+
+#[test]
+fn a_scorer_the_closure_captured_does_not_keep_the_job_open() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let env = Env::new(config(2, Batching::Latency));
+    let (scorer, requests) = env.request_reply(16, |event: &u64| event % 7);
+    requests.process(Echo::default()).reply_to(&scorer);
+    // The closure keeps a scorer for as long as it lives; each task takes a copy of it.
+    env.spawn_on_shards(move |shard| {
+        let scorer = scorer.clone();
+        async move {
+            let event = shard as u64;
+            assert_eq!(scorer.score(event).await.unwrap().0, event);
+        }
+    });
+    let job = env.execute_async().unwrap();
+    // Once both tasks have ended and dropped their copies, the requests end, and the job
+    // with them. (Joined on a thread, so that a job kept open fails the test, not hangs it.)
+    let (joined, report) = mpsc::channel();
+    thread::spawn(move || joined.send(job.join()).unwrap());
+    let report = report
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the job ends once its tasks have")
+        .unwrap();
+    assert_eq!(report.sink_records, 2);
+}
+
+#[test]
+fn a_panic_in_a_task_a_shard_task_spawned_fails_the_job() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let env = Env::new(config(2, Batching::Latency));
+    let (ingress, stream) = env.ingress::<u64>(16);
+    stream.sink(|_: u64| {});
+    env.spawn_on_shards(|shard| async move {
+        if shard == 1 {
+            // glommio runs a new task at once, up to its first wait, inside the spawning task
+            // (whose guard would catch a panic there): this one panics when polled later.
+            glommio::spawn_local(async {
+                futures_lite::future::yield_now().await;
+                panic!("a child task failed");
+            })
+            .detach();
+        }
+        // The task on shard 0 would run forever if nothing stopped it.
+        futures_lite::future::pending::<()>().await;
+    });
+    let job = env.execute_async().unwrap();
+    let (joined, result) = mpsc::channel();
+    thread::spawn(move || joined.send(job.join()).unwrap());
+    let result = result
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the other shard stops too");
+    match result {
+        Err(JobError::Runtime { shard, .. }) => assert_eq!(shard, 1),
+        other => panic!("expected the shard's failure, got {other:?}"),
+    }
+    drop(ingress);
 }
 
 #[test]
@@ -365,7 +467,12 @@ fn a_panic_making_a_shard_task_fails_the_job() {
     let job = env.execute_async().unwrap();
     // The ingress keeps the job's stream open: only the failure ends it.
     match job.join() {
-        Err(JobError::OperatorFailed { shard, message, .. }) => {
+        Err(JobError::OperatorFailed {
+            operator,
+            shard,
+            message,
+        }) => {
+            assert_eq!(operator, "a task spawned on the shards");
             assert_eq!(shard, 1);
             assert!(message.contains("no handler for shard 1"), "{message}");
         }

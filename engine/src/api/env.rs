@@ -140,12 +140,17 @@ impl Env {
     /// call [`Scorer::try_score`] or [`Scorer::score`] and await the reply on a shard instead
     /// of on threads of their own, which would compete with the shards for cores.
     ///
-    /// `task` is called once per shard on the shard's thread when the job starts; its future
-    /// need not be `Send`. It shares the thread with the shard's operators, so it must never
-    /// block it (no blocking calls, no [`Scorer::score_blocking`]): it awaits instead (it may
-    /// spawn more local tasks with `glommio::spawn_local`). The job ends once its streams
-    /// and these tasks have ended; if it fails or is cancelled, unfinished tasks are dropped.
-    /// A panic in a task fails the job like one in an operator.
+    /// `task` is called once per shard on the shard's thread when the job starts (a job
+    /// restored from a checkpoint of its end starts no shards), and dropped once every shard
+    /// has made its task: what it captures (a [`Scorer`], say, which keeps the requests
+    /// open) then lives on only in the copies the tasks took. The future need not be `Send`.
+    /// It shares the thread with the shard's operators, so it must never block it (no
+    /// blocking calls, no [`Scorer::score_blocking`]): it awaits instead. It may spawn more
+    /// local tasks with `glommio::spawn_local` (the glommio version the engine uses). The
+    /// job ends once its streams and these tasks have ended; if it fails or is cancelled,
+    /// the tasks still running are cancelled, their futures dropped before the shard ends.
+    /// A panic in a task fails the job like one in an operator; a panic in a task it spawned
+    /// fails the job as the shard's runtime error.
     pub fn spawn_on_shards<F, Fut>(&self, task: F)
     where
         F: Fn(usize) -> Fut + Send + Sync + 'static,

@@ -10,7 +10,7 @@
 mod graph;
 mod shard_builder;
 
-pub(crate) use graph::{ExchangeId, Graph, NodeId, SideFactory, StageTask};
+pub(crate) use graph::{ExchangeId, Graph, NodeId, ShardTask, SideFactory, StageTask};
 pub(crate) use shard_builder::ShardBuilder;
 pub(crate) use shard_builder::StageParts;
 

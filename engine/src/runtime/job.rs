@@ -1,18 +1,15 @@
 //! Starting a job's shards, and the handle that waits for them.
 
 use std::any::Any;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_lite::FutureExt;
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
-use super::stage::{guard, panic_message};
+use super::stage::guard;
+use super::user_tasks::{self, ExitWatch};
 use super::{JobControl, ShardContext, WatermarkAlignment};
 use crate::checkpoint::coordinator::{BarrierRequest, Coordinator, SourceRange};
 use crate::checkpoint::restore::{self, RestorePoint};
@@ -21,7 +18,7 @@ use crate::checkpoint::{CheckpointConfig, CheckpointStats, Storage};
 use crate::config::JobConfig;
 use crate::error::JobError;
 use crate::metrics::JobMetrics;
-use crate::plan::{Graph, ShardBuilder};
+use crate::plan::{Graph, ShardBuilder, ShardTask};
 
 static NEXT_JOB: AtomicU64 = AtomicU64::new(0);
 
@@ -133,9 +130,11 @@ impl Drop for JobHandle {
 }
 
 /// Wires the exchanges and starts one executor per shard.
-pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobError> {
+pub(crate) fn start(mut graph: Graph, config: JobConfig) -> Result<JobHandle, JobError> {
     config.validate()?;
     let shards = config.shards;
+    // Not kept with the graph, which the shards hold to the end: see `user_tasks::start`.
+    let user_task_makers = Arc::new(std::mem::take(&mut graph.shard_tasks));
     let graph = Arc::new(graph);
     let config = Arc::new(config);
     let control = Arc::new(JobControl::default());
@@ -235,6 +234,7 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
             .io_memory(config.io_memory)
             .spin_before_park(config.spin_before_park);
         let graph = graph.clone();
+        let makers = user_task_makers.clone();
         let link = checkpoints.as_ref().map(|(request, acks, restore, range)| {
             (request.clone(), acks.clone(), restore.clone(), *range)
         });
@@ -247,6 +247,7 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
         );
         let spawned = executor.spawn(move || async move {
             let (config, control, metrics, operator_names, alignment) = parts;
+            ExitWatch::start(control.clone(), shard);
             let checkpoints = link.map(|(request, acks, restore, range)| {
                 ShardCheckpoints::new(request, acks, restore, range)
             });
@@ -260,7 +261,8 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
                 checkpoints,
                 alignment,
             });
-            run_shard(graph, context, bundles).await;
+            run_shard(graph, makers, context, bundles).await;
+            ExitWatch::finished();
         });
         match spawned {
             Ok(joiner) => handle.shards.push(joiner),
@@ -280,6 +282,7 @@ pub(crate) fn start(graph: Graph, config: JobConfig) -> Result<JobHandle, JobErr
 /// Builds this shard's stages and runs them to the end; failures go to the job's control.
 async fn run_shard(
     graph: Arc<Graph>,
+    user_task_makers: Arc<Vec<ShardTask>>,
     context: Rc<ShardContext>,
     bundles: Vec<Box<dyn Any + Send>>,
 ) {
@@ -301,19 +304,8 @@ async fn run_shard(
         Err(error) => return context.control.fail(error),
     };
     context.metrics.mark_ready();
-    let made = guard(&context, || {
-        let shard = context.shard;
-        graph
-            .shard_tasks
-            .iter()
-            .map(|make| make(shard))
-            .collect::<Vec<_>>()
-    });
-    let user_tasks: Vec<_> = match made {
-        Ok(made) => made
-            .into_iter()
-            .map(|task| spawn_shard_task(task, &context))
-            .collect(),
+    let user_tasks = match user_tasks::start(user_task_makers, &context) {
+        Ok(user_tasks) => user_tasks,
         Err(error) => return context.control.fail(error),
     };
     let running: Vec<_> = tasks
@@ -330,41 +322,8 @@ async fn run_shard(
     for task in running {
         task.await;
     }
-    // The user tasks keep the shard until they end, unless the job fails or is cancelled
-    // (then they are dropped with the executor).
-    let cancelled = async {
-        while !context.control.is_cancelled() {
-            glommio::timer::sleep(CANCEL_POLL).await;
-        }
-    };
-    let tasks_done = async {
-        for task in user_tasks {
-            task.await;
-        }
-    };
-    futures_lite::future::or(tasks_done, cancelled).await;
-}
-
-/// How often a shard whose stages have ended looks whether the job was cancelled while its
-/// user tasks run on.
-const CANCEL_POLL: Duration = Duration::from_millis(10);
-
-/// Runs a user task ([`crate::Env::spawn_on_shards`]) on this shard. Its panic fails the job.
-fn spawn_shard_task(
-    task: Pin<Box<dyn Future<Output = ()>>>,
-    context: &Rc<ShardContext>,
-) -> glommio::task::JoinHandle<()> {
-    let (control, shard) = (context.control.clone(), context.shard);
-    glommio::spawn_local(async move {
-        if let Err(payload) = AssertUnwindSafe(task).catch_unwind().await {
-            control.fail(JobError::OperatorFailed {
-                operator: "a task spawned on the shards".to_string(),
-                shard,
-                message: panic_message(payload.as_ref()),
-            });
-        }
-    })
-    .detach()
+    // The user tasks keep the shard until they end, unless the job fails or is cancelled.
+    user_tasks::finish(user_tasks, &context).await;
 }
 
 /// The checkpoint storage, opened and locked, the checkpoint to resume from, and where the

@@ -9,6 +9,7 @@ mod async_io;
 mod job;
 mod stage;
 mod throttle;
+mod user_tasks;
 
 pub(crate) use alignment::{AlignmentSlot, WatermarkAlignment};
 pub(crate) use async_io::{async_stage, AsyncOperator};
