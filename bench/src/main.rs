@@ -27,9 +27,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// ~36 MB and runs ~8% faster (PERFORMANCE.md). Nothing here needs huge pages for its TLB:
 /// the hot state of these jobs is small, and mapped state is file-backed.
 fn disable_transparent_huge_pages() {
+    // The kernel reads all four arguments as `unsigned long`.
+    let (on, unused) = (1 as libc::c_ulong, 0 as libc::c_ulong);
     // SAFETY: PR_SET_THP_DISABLE takes one integer argument and touches no memory of ours;
     // the unused arguments must be zero.
-    let status = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    let status = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, on, unused, unused, unused) };
     if status != 0 {
         let error = std::io::Error::last_os_error();
         eprintln!("note: transparent huge pages stay on ({error}); peak RSS will be higher");

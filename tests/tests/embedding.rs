@@ -433,11 +433,10 @@ fn a_panic_in_a_task_a_shard_task_spawned_fails_the_job() {
         if shard == 1 {
             // glommio runs a new task at once, up to its first wait, inside the spawning task
             // (whose guard would catch a panic there): this one panics when polled later.
-            glommio::spawn_local(async {
+            tidewater::runtime::spawn_local(async {
                 futures_lite::future::yield_now().await;
                 panic!("a child task failed");
-            })
-            .detach();
+            });
         }
         // The task on shard 0 would run forever if nothing stopped it.
         futures_lite::future::pending::<()>().await;
@@ -449,8 +448,11 @@ fn a_panic_in_a_task_a_shard_task_spawned_fails_the_job() {
         .recv_timeout(Duration::from_secs(60))
         .expect("the other shard stops too");
     match result {
-        Err(JobError::Runtime { shard, .. }) => assert_eq!(shard, 1),
-        other => panic!("expected the shard's failure, got {other:?}"),
+        Err(JobError::OperatorFailed { shard, message, .. }) => {
+            assert_eq!(shard, 1);
+            assert!(message.contains("a child task failed"), "{message}");
+        }
+        other => panic!("expected the child's failure, got {other:?}"),
     }
     drop(ingress);
 }

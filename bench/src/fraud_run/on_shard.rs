@@ -93,7 +93,7 @@ async fn drive(scorer: Scorer<Transaction, Score>, payments: &[Labelled], rate: 
         let due = start + interval.mul_f64(index as f64);
         let now = Instant::now();
         if now < due {
-            glommio::timer::sleep(due - now).await;
+            tidewater::runtime::sleep(due - now).await;
         }
         let sent = Instant::now();
         let recorded = outcome.clone();
@@ -111,11 +111,11 @@ async fn drive(scorer: Scorer<Transaction, Score>, payments: &[Labelled], rate: 
             }
         };
         match scorer.try_score(labelled.tx.clone()) {
-            Ok(reply) => glommio::spawn_local(async move { record(reply.await) }).detach(),
+            Ok(reply) => tidewater::runtime::spawn_local(async move { record(reply.await) }),
             // The job is behind: wait for room, which the latency then shows.
             Err(PushError::Full(tx)) => {
                 let scorer = scorer.clone();
-                glommio::spawn_local(async move { record(scorer.score(tx).await) }).detach()
+                tidewater::runtime::spawn_local(async move { record(scorer.score(tx).await) })
             }
             Err(PushError::Closed(_)) => {
                 outcome.borrow_mut().failed += 1;
@@ -128,7 +128,7 @@ async fn drive(scorer: Scorer<Transaction, Score>, payments: &[Labelled], rate: 
         let outcome = outcome.borrow();
         outcome.answered + outcome.failed < payments.len() as u64
     } {
-        glommio::timer::sleep(Duration::from_micros(50)).await;
+        tidewater::runtime::sleep(Duration::from_micros(50)).await;
     }
     let mut outcome = outcome.replace(Outcome::new());
     outcome.seconds = start.elapsed().as_secs_f64();

@@ -35,10 +35,11 @@ const fn exp_series(x: f64) -> f64 {
     sum
 }
 
-/// `10^x` for `0 ≤ x ≤ 300`, within 2e-12 of the exact value (relative).
+/// `10^x` for `0 ≤ x ≤ 20`, within 2e-12 of the exact value (relative). (Prices need
+/// `0 ≤ x < 6`; negative `x` would index outside the table.)
 #[inline]
 pub fn pow10(x: f64) -> f64 {
-    debug_assert!((0.0..=300.0).contains(&x), "pow10 of {x}");
+    debug_assert!((0.0..=20.0).contains(&x), "pow10 of {x}");
     let steps = x * (LOG2_10 * STEPS_PER_OCTAVE as f64);
     // `steps` ≥ 0, so truncating is the floor. (Signed: the processor converts between
     // doubles and i64 in one instruction each, and u64 takes a dozen.)
@@ -80,8 +81,9 @@ mod tests {
 
     #[test]
     fn prices_round_to_the_cents_libm_gives_but_for_rare_halves() {
-        // The generator's prices: round(10^(6u) × 100) cents. The two differ only where
-        // 10^(6u) × 100 lies within ~1e-4 of a half cent, and then by one cent.
+        // The generator's prices: round(10^(6u) × 100) cents. The two can differ only where
+        // 10^(6u) × 100 lies within ~1e-4 of a half cent, and then by one cent: rare enough
+        // that a million evenly spread draws meet at most a handful.
         let (mut differ, draws) = (0, 1_000_000);
         for i in 0..draws {
             let u = (i as f64 + 0.5) / draws as f64;
@@ -90,6 +92,6 @@ mod tests {
             assert!((ours - libm).abs() <= 1, "u = {u}: {ours} against {libm}");
             differ += usize::from(ours != libm);
         }
-        assert!(differ < 1_000, "{differ} of {draws} prices differ");
+        assert!(differ <= 10, "{differ} of {draws} prices differ");
     }
 }

@@ -145,12 +145,13 @@ impl Env {
     /// has made its task: what it captures (a [`Scorer`], say, which keeps the requests
     /// open) then lives on only in the copies the tasks took. The future need not be `Send`.
     /// It shares the thread with the shard's operators, so it must never block it (no
-    /// blocking calls, no [`Scorer::score_blocking`]): it awaits instead. It may spawn more
-    /// local tasks with `glommio::spawn_local` (the glommio version the engine uses). The
-    /// job ends once its streams and these tasks have ended; if it fails or is cancelled,
-    /// the tasks still running are cancelled, their futures dropped before the shard ends.
-    /// A panic in a task fails the job like one in an operator; a panic in a task it spawned
-    /// fails the job as the shard's runtime error.
+    /// blocking calls, no [`Scorer::score_blocking`]): it awaits instead, and runs more
+    /// work at once with [`crate::runtime::spawn_local`] (not glommio's own: a panic there
+    /// would end the shard's thread outside the engine's guard). The job ends once its
+    /// streams and these tasks have ended; if it fails or is cancelled, the tasks still
+    /// running are cancelled, their futures dropped before the shard ends (tasks they
+    /// spawned end with the shard's executor). A panic in a task, or in one it spawned,
+    /// fails the job like one in an operator.
     pub fn spawn_on_shards<F, Fut>(&self, task: F)
     where
         F: Fn(usize) -> Fut + Send + Sync + 'static,

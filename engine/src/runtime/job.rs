@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
 use super::stage::guard;
-use super::user_tasks::{self, ExitWatch};
+use super::user_tasks;
 use super::{JobControl, ShardContext, WatermarkAlignment};
 use crate::checkpoint::coordinator::{BarrierRequest, Coordinator, SourceRange};
 use crate::checkpoint::restore::{self, RestorePoint};
@@ -247,7 +247,7 @@ pub(crate) fn start(mut graph: Graph, config: JobConfig) -> Result<JobHandle, Jo
         );
         let spawned = executor.spawn(move || async move {
             let (config, control, metrics, operator_names, alignment) = parts;
-            ExitWatch::start(control.clone(), shard);
+            user_tasks::enter_shard(control.clone(), shard);
             let checkpoints = link.map(|(request, acks, restore, range)| {
                 ShardCheckpoints::new(request, acks, restore, range)
             });
@@ -262,7 +262,6 @@ pub(crate) fn start(mut graph: Graph, config: JobConfig) -> Result<JobHandle, Jo
                 alignment,
             });
             run_shard(graph, makers, context, bundles).await;
-            ExitWatch::finished();
         });
         match spawned {
             Ok(joiner) => handle.shards.push(joiner),

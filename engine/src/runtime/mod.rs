@@ -33,6 +33,14 @@ pub async fn sleep(duration: std::time::Duration) {
     glommio::timer::sleep(duration).await;
 }
 
+/// Runs `future` as a task of the calling shard, next to the calling task: for a task of
+/// [`crate::Env::spawn_on_shards`] to run more work concurrently, such as awaiting each reply
+/// in a task of its own. A panic in it fails the job like a panic in the task that spawned
+/// it. It runs until it ends or its shard does. Outside a shard's thread it panics.
+pub fn spawn_local(future: impl std::future::Future<Output = ()> + 'static) {
+    user_tasks::spawn_local(future);
+}
+
 /// What every shard shares: cancellation and the job's first (root) failure.
 #[derive(Debug, Default)]
 pub(crate) struct JobControl {

@@ -1,8 +1,10 @@
 //! The user tasks of [`crate::Env::spawn_on_shards`] on one shard: made when the shard
-//! starts, run next to its stages, waited for after them, and cancelled with the job.
+//! starts, run next to its stages, waited for after them, and cancelled with the job; and the
+//! tasks they spawn with [`crate::runtime::spawn_local`], whose panics fail the job too.
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,15 +38,23 @@ pub(crate) fn start(
     let made = made.map_err(|payload| failure(shard, payload.as_ref()))?;
     Ok(made
         .into_iter()
-        .map(|task| {
-            let control = context.control.clone();
-            glommio::spawn_local(async move {
-                if let Err(payload) = AssertUnwindSafe(task).catch_unwind().await {
-                    control.fail(failure(shard, payload.as_ref()));
-                }
-            })
-        })
+        .map(|task| glommio::spawn_local(failing_the_job(task, context.control.clone(), shard)))
         .collect())
+}
+
+/// [`crate::runtime::spawn_local`]: a detached task of this shard whose panic fails the job.
+pub(crate) fn spawn_local(future: impl Future<Output = ()> + 'static) {
+    let (control, shard) = SHARD
+        .with(|slot| slot.borrow().clone())
+        .expect("tidewater::runtime::spawn_local runs on a shard's thread");
+    glommio::spawn_local(failing_the_job(future, control, shard)).detach();
+}
+
+/// Runs `task`; if it panics, fails the job with the panic's message.
+async fn failing_the_job(task: impl Future<Output = ()>, control: Arc<JobControl>, shard: usize) {
+    if let Err(payload) = AssertUnwindSafe(task).catch_unwind().await {
+        control.fail(failure(shard, payload.as_ref()));
+    }
 }
 
 /// Waits for `tasks` to end, unless the job fails or is cancelled first: then the tasks
@@ -77,55 +87,12 @@ fn failure(shard: usize, payload: &(dyn Any + Send)) -> JobError {
     }
 }
 
-/// Watches a shard's thread for an end before its shard's: a panic the job's own guards did
-/// not catch (in a task that a user task spawned with `glommio::spawn_local`, once that task
-/// has waited: glommio runs a new task's first steps inside its spawner) unwinds out of the
-/// executor, and the shard's future is never dropped. The watch lives in a thread-local, so
-/// the thread's exit drops it, and it then fails the job, so that the other shards stop
-/// instead of waiting for this one.
-pub(crate) struct ExitWatch {
-    /// The job's control block.
-    control: Arc<JobControl>,
-    /// The shard.
-    shard: usize,
-    /// The shard ran to its end.
-    finished: bool,
-}
-
 thread_local! {
-    static EXIT_WATCH: RefCell<Option<ExitWatch>> = const { RefCell::new(None) };
+    /// The job and shard this thread runs, for [`spawn_local`].
+    static SHARD: RefCell<Option<(Arc<JobControl>, usize)>> = const { RefCell::new(None) };
 }
 
-impl ExitWatch {
-    /// Starts watching this thread, which runs `shard`.
-    pub(crate) fn start(control: Arc<JobControl>, shard: usize) {
-        let watch = ExitWatch {
-            control,
-            shard,
-            finished: false,
-        };
-        EXIT_WATCH.with(|slot| *slot.borrow_mut() = Some(watch));
-    }
-
-    /// The shard has ended as it should: the thread may end.
-    pub(crate) fn finished() {
-        EXIT_WATCH.with(|slot| {
-            if let Some(watch) = slot.borrow_mut().as_mut() {
-                watch.finished = true;
-            }
-        });
-    }
-}
-
-impl Drop for ExitWatch {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.control.fail(JobError::Runtime {
-                shard: self.shard,
-                message: "a task on the shard's thread panicked outside the job's operators \
-                          and its spawn_on_shards tasks (the panic message is on stderr)"
-                    .to_string(),
-            });
-        }
-    }
+/// Notes that this thread runs `shard` of the job controlled by `control`.
+pub(crate) fn enter_shard(control: Arc<JobControl>, shard: usize) {
+    SHARD.with(|slot| *slot.borrow_mut() = Some((control, shard)));
 }
